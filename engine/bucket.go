@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/cofferdb/coffer/engine/internal/index"
+)
+
+// CreateBucket creates a bucket. It fails with ErrInvalidBucketName or
+// ErrBucketExists.
+func (e *Engine) CreateBucket(ctx context.Context, name string) error {
+	if err := ValidateBucketName(name); err != nil {
+		return err
+	}
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	rec := index.Bucket{Created: now().UnixNano()}
+	val := rec.Marshal()
+	err = e.idx.Update(func(t *index.Txn) error {
+		if _, err := t.Get(index.BucketKey(name)); err == nil {
+			return ErrBucketExists
+		} else if !errors.Is(err, index.ErrNotFound) {
+			return err
+		}
+		t.Set(index.BucketKey(name), val)
+		return nil
+	})
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	e.writeBucketMarkers(name, val)
+	return nil
+}
+
+// writeBucketMarkers leaves a small file per drive naming the bucket so an
+// index rebuilt from the drives knows empty buckets too. Best effort: the
+// index is the truth while it exists.
+func (e *Engine) writeBucketMarkers(name string, val []byte) {
+	for _, d := range e.opts.Drives {
+		dir := filepath.Join(d, bucketDir)
+		if err := writeFileSync(e.fs, dir, name, val, e.opts.Sync == SyncDurable); err != nil {
+			e.log.Warn("could not write bucket marker", "drive", d, "bucket", name, "err", err)
+		}
+	}
+}
+
+// DeleteBucket deletes an empty bucket: ErrBucketNotFound,
+// ErrBucketNotEmpty.
+func (e *Engine) DeleteBucket(ctx context.Context, name string) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = e.idx.Update(func(t *index.Txn) error {
+		if _, err := t.Get(index.BucketKey(name)); errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		} else if err != nil {
+			return err
+		}
+		any, err := t.AnyWithPrefix(index.ObjectPrefix(name, ""))
+		if err != nil {
+			return err
+		}
+		if any {
+			return ErrBucketNotEmpty
+		}
+		t.Delete(index.BucketKey(name))
+		return nil
+	})
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	for _, d := range e.opts.Drives {
+		_ = e.fs.Remove(filepath.Join(d, bucketDir, name))
+	}
+	return nil
+}
+
+// HeadBucket returns a bucket's information or ErrBucketNotFound.
+func (e *Engine) HeadBucket(ctx context.Context, name string) (BucketInfo, error) {
+	done, err := e.begin()
+	if err != nil {
+		return BucketInfo{}, err
+	}
+	defer done()
+	rec, err := e.bucket(name)
+	if err != nil {
+		return BucketInfo{}, err
+	}
+	return BucketInfo{Name: name, Created: time.Unix(0, rec.Created).UTC()}, nil
+}
+
+func (e *Engine) bucket(name string) (index.Bucket, error) {
+	var rec index.Bucket
+	v, err := e.idx.Get(index.BucketKey(name))
+	if errors.Is(err, index.ErrNotFound) {
+		return rec, ErrBucketNotFound
+	}
+	if err != nil {
+		return rec, mapIndexErr(err)
+	}
+	if err := rec.Unmarshal(v); err != nil {
+		return rec, fmt.Errorf("%w: bucket %q: %w", ErrCorrupt, name, err)
+	}
+	return rec, nil
+}
+
+// ListBuckets returns every bucket in name order.
+func (e *Engine) ListBuckets(ctx context.Context) ([]BucketInfo, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	it, err := e.idx.NewIter(index.BucketPrefix(), index.PrefixEnd(index.BucketPrefix()))
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	var out []BucketInfo
+	for ok := it.First(); ok; ok = it.Next() {
+		var rec index.Bucket
+		if err := rec.Unmarshal(it.Value()); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		out = append(out, BucketInfo{Name: index.BucketFromKey(it.Key()), Created: time.Unix(0, rec.Created).UTC()})
+	}
+	return out, mapIndexErr(errors.Join(it.Error(), it.Close()))
+}

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cofferdb/coffer/engine/internal/chunkstore"
+	"github.com/cofferdb/coffer/engine/internal/index"
+)
+
+// Engine is an open store. It is safe for concurrent use by many
+// goroutines; Close it when done. Several engines may be open in one
+// process on different drives.
+type Engine struct {
+	opts   *Options
+	log    *slog.Logger
+	fs     vfs.FS
+	idx    *index.DB
+	store  *chunkstore.Store
+	closed atomic.Bool
+
+	release chan release
+	bg      sync.WaitGroup
+	ops     sync.RWMutex // held shared by every operation, exclusively by Close
+}
+
+// release asks the background releaser to delete a released stream's
+// shard files and then its release record.
+type release struct {
+	id     chunkstore.ID
+	layout []byte
+}
+
+const (
+	indexDir  = "index"
+	bucketDir = "buckets"
+	metaClean = "clean-shutdown"
+)
+
+// Open opens the store on dir (or on opts.Drives) and recovers from any
+// earlier crash: interrupted releases are finished and orphaned shard files
+// collected. A store whose index replicas are all gone but whose drives hold
+// objects is rebuilt from the drives.
+func Open(dir string, opts *Options) (*Engine, error) {
+	o := opts.EnsureDefaults(dir)
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		opts:    o,
+		log:     o.Logger,
+		fs:      o.FS,
+		release: make(chan release, 1024),
+	}
+	for _, d := range o.Drives {
+		if err := o.FS.MkdirAll(d, 0o755); err != nil {
+			e.log.Warn("drive unavailable at open", "drive", d, "err", err)
+		}
+	}
+	store, err := chunkstore.Open(chunkstore.Options{
+		FS:           o.FS,
+		Drives:       o.Drives,
+		DataShards:   o.DataShards,
+		ParityShards: o.ParityShards,
+		BlockSize:    o.BlockSize,
+		NoSync:       o.Sync == SyncNone,
+		Logger:       o.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: open shard store: %w", err)
+	}
+	e.store = store
+	replicas := min(max(o.ParityShards+1, 2), len(o.Drives))
+	dirs := make([]string, replicas)
+	for i := range dirs {
+		dirs[i] = filepath.Join(o.Drives[i], indexDir)
+	}
+	e.idx, err = index.Open(index.Options{FS: o.FS, Dirs: dirs, NoSync: o.Sync == SyncNone, Logger: o.Logger})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("engine: open index: %w", err)
+	}
+	if err := e.recover(); err != nil {
+		e.idx.Close()
+		store.Close()
+		return nil, err
+	}
+	e.bg.Add(1)
+	go e.releaser()
+	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
+	return e, nil
+}
+
+// recover runs at Open before any operation.
+func (e *Engine) recover() error {
+	seq, err := e.idx.Seq()
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if seq == 0 {
+		// A new index: either a new store, or every replica was lost.
+		n, err := e.rebuild(context.Background())
+		if err != nil {
+			return fmt.Errorf("engine: rebuild index: %w", err)
+		}
+		if n > 0 {
+			e.log.Warn("index was missing; rebuilt from the drives", "objects", n)
+		}
+		return e.idx.Update(func(t *index.Txn) error {
+			t.Set(index.MetaKey("format"), []byte("coffer-1"))
+			return nil
+		})
+	}
+	clean := false
+	err = e.idx.Update(func(t *index.Txn) error {
+		_, err := t.Get(index.MetaKey(metaClean))
+		clean = err == nil
+		t.Delete(index.MetaKey(metaClean))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := e.finishReleases(); err != nil {
+		return err
+	}
+	if !clean {
+		if err := e.collectOrphans(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishReleases removes the shard files of every release record left by
+// an earlier run, then the records.
+func (e *Engine) finishReleases() error {
+	it, err := e.idx.NewIter(index.GCPrefix(), index.PrefixEnd(index.GCPrefix()))
+	if err != nil {
+		return err
+	}
+	var done [][]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := index.GCIDFromKey(it.Key())
+		if err != nil {
+			continue
+		}
+		e.removeData(chunkstore.ID(id), it.Value())
+		done = append(done, append([]byte(nil), it.Key()...))
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	return e.idx.Update(func(t *index.Txn) error {
+		for _, k := range done {
+			t.Delete(k)
+		}
+		return nil
+	})
+}
+
+func (e *Engine) removeData(id chunkstore.ID, layout []byte) {
+	l, _, err := chunkstore.DecodeLayout(layout)
+	if err == nil {
+		err = e.store.Remove(id, l)
+	} else {
+		err = e.store.RemoveAny(id)
+	}
+	if err != nil {
+		e.log.Warn("could not remove released shards; they will be collected later", "id", id.String(), "err", err)
+	}
+}
+
+// collectOrphans removes shard files that no index record references:
+// the leftovers of writes interrupted by a crash.
+func (e *Engine) collectOrphans() error {
+	var orphans []chunkstore.ID
+	err := e.store.Walk(func(id chunkstore.ID, trailer []byte) error {
+		if !e.referenced(id, trailer) {
+			orphans = append(orphans, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("engine: scan drives: %w", err)
+	}
+	for _, id := range orphans {
+		if err := e.store.RemoveAny(id); err != nil {
+			e.log.Warn("could not remove orphaned shards", "id", id.String(), "err", err)
+		}
+	}
+	if len(orphans) > 0 {
+		e.log.Info("collected orphaned shard files", "streams", len(orphans))
+	}
+	return nil
+}
+
+// referenced reports whether the index refers to stream id, whose
+// self-description is trailer.
+func (e *Engine) referenced(id chunkstore.ID, trailer []byte) bool {
+	tr, err := decodeTrailer(trailer)
+	if err != nil {
+		return false
+	}
+	v, err := e.idx.Get(index.ObjectKey(tr.bucket, tr.key))
+	if err != nil {
+		return !errors.Is(err, index.ErrNotFound) // keep on doubt
+	}
+	var rec index.Object
+	if err := rec.Unmarshal(v); err != nil {
+		return true
+	}
+	return rec.DataID == [16]byte(id)
+}
+
+// releaser deletes released shard files in the background.
+func (e *Engine) releaser() {
+	defer e.bg.Done()
+	for r := range e.release {
+		e.removeData(r.id, r.layout)
+		key := index.GCKey(r.id)
+		if err := e.idx.Update(func(t *index.Txn) error { t.Delete(key); return nil }); err != nil {
+			e.log.Warn("could not drop release record; it is retried at the next open", "id", r.id.String(), "err", err)
+		}
+	}
+}
+
+// Close waits for in-flight operations, finishes pending releases and
+// closes the store. Objects being read must be closed first.
+func (e *Engine) Close() error {
+	e.ops.Lock()
+	defer e.ops.Unlock()
+	if e.closed.Swap(true) {
+		return ErrClosed
+	}
+	close(e.release)
+	e.bg.Wait()
+	var errs []error
+	if !e.idx.Failed() {
+		errs = append(errs, e.idx.Update(func(t *index.Txn) error {
+			t.Set(index.MetaKey(metaClean), []byte{1})
+			return nil
+		}))
+	}
+	errs = append(errs, e.idx.Close(), e.store.Close())
+	return errors.Join(errs...)
+}
+
+// begin registers an operation; the caller must call the returned func.
+func (e *Engine) begin() (func(), error) {
+	e.ops.RLock()
+	if e.closed.Load() {
+		e.ops.RUnlock()
+		return nil, ErrClosed
+	}
+	if e.idx.Failed() {
+		e.ops.RUnlock()
+		return nil, ErrFailed
+	}
+	return e.ops.RUnlock, nil
+}
+
+func newID() (id chunkstore.ID) {
+	_, _ = rand.Read(id[:]) // crypto/rand never fails on supported platforms
+	return id
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+// mapIndexErr turns index errors into engine errors.
+func mapIndexErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, index.ErrFailed):
+		return fmt.Errorf("%w: %w", ErrFailed, err)
+	case errors.Is(err, index.ErrClosed):
+		return ErrClosed
+	case errors.Is(err, index.ErrCorrupt):
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}

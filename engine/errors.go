@@ -1,0 +1,29 @@
+package engine
+
+import "errors"
+
+// Sentinel errors. The S3 facade maps each to its S3 error code in one
+// table; embedders test them with errors.Is.
+var (
+	ErrBucketNotFound     = errors.New("engine: bucket not found")
+	ErrBucketExists       = errors.New("engine: bucket already exists")
+	ErrBucketNotEmpty     = errors.New("engine: bucket not empty")
+	ErrInvalidBucketName  = errors.New("engine: invalid bucket name")
+	ErrObjectNotFound     = errors.New("engine: object not found")
+	ErrInvalidObjectName  = errors.New("engine: invalid object name")
+	ErrPreconditionFailed = errors.New("engine: precondition failed")
+	ErrNotModified        = errors.New("engine: not modified")
+	ErrInvalidRange       = errors.New("engine: invalid range")
+	ErrBadDigest          = errors.New("engine: content digest mismatch")
+	ErrIncompleteBody     = errors.New("engine: body shorter or longer than its declared size")
+	ErrEntityTooLarge     = errors.New("engine: object larger than the maximum size")
+	ErrMetadataTooLarge   = errors.New("engine: metadata too large")
+	ErrInvalidArgument    = errors.New("engine: invalid argument")
+	ErrInvalidCopy        = errors.New("engine: copy to itself without changing anything")
+	ErrInsufficientDrives = errors.New("engine: too few drives available")
+	ErrClosed             = errors.New("engine: closed")
+	ErrFailed             = errors.New("engine: failed after a fatal storage error")
+	ErrCorrupt            = errors.New("engine: corrupt data") // a mark; test with errors.Is
+	ErrInvalidOptions     = errors.New("engine: invalid options")
+	ErrIndexNeedsRebuild  = errors.New("engine: index is empty but the drives hold objects")
+)

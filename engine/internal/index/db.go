@@ -1,0 +1,508 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// seqKey holds the commit sequence of a replica. It sorts before every
+// schema key (they all start with a printable prefix byte).
+var seqKey = []byte("\x00seq")
+
+// Options configures Open.
+type Options struct {
+	// FS is the filesystem every replica lives on. Required.
+	FS vfs.FS
+	// Dirs are the replica directories, at least one.
+	Dirs []string
+	// NoSync commits without fsync (tests and benchmarks only).
+	NoSync bool
+	// Logger receives replica and Pebble messages. Nil discards them.
+	Logger *slog.Logger
+	// MaxGroup bounds how many transactions share one commit. Zero: 256.
+	MaxGroup int
+}
+
+// DB is the replicated index. See the package documentation.
+type DB struct {
+	opts   Options
+	log    *slog.Logger
+	reps   []*replica
+	reqs   chan *request
+	failed chan struct{}
+	fail   sync.Once
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	seq    uint64 // owned by the committer goroutine after Open
+}
+
+type replica struct {
+	dir     string
+	db      *pebble.DB
+	healthy atomic.Bool
+}
+
+type request struct {
+	fn   func(*Txn) error
+	done chan error
+}
+
+// fatalLogger replaces Pebble's default logger so that a fatal Pebble error
+// marks the DB failed instead of exiting the process.
+type fatalLogger struct {
+	log    *slog.Logger
+	onFail func(error)
+}
+
+func (l fatalLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l fatalLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l fatalLogger) Fatalf(format string, args ...any) {
+	err := fmt.Errorf("pebble: "+format, args...)
+	l.log.Error("fatal index error; the store is now failed", "err", err)
+	l.onFail(err)
+	// Park this goroutine: returning would let Pebble continue past an
+	// invariant it considers broken, and exiting is not ours to do.
+	select {}
+}
+
+// Open opens (creating as needed) every replica directory it can, levels
+// the replicas with the most recent one, and starts the committer.
+// Replicas that cannot be opened are logged and left out; Open fails only
+// when none opens.
+func Open(o Options) (*DB, error) {
+	if o.FS == nil {
+		return nil, errors.New("index: Options.FS is required")
+	}
+	if len(o.Dirs) == 0 {
+		return nil, errors.New("index: Options.Dirs is empty")
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = 256
+	}
+	db := &DB{
+		opts:   o,
+		log:    o.Logger,
+		reqs:   make(chan *request, o.MaxGroup),
+		failed: make(chan struct{}),
+	}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	cache := pebble.NewCache(32 << 20)
+	defer cache.Unref()
+	var openErrs []error
+	for _, dir := range o.Dirs {
+		popts := &pebble.Options{
+			FS:     o.FS,
+			Cache:  cache,
+			Logger: fatalLogger{log: db.log.With("replica", dir), onFail: db.markFailed},
+		}
+		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
+			continue
+		}
+		p, err := pebble.Open(dir, popts)
+		if err != nil {
+			db.log.Error("index replica unavailable", "dir", dir, "err", err)
+			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
+			continue
+		}
+		r := &replica{dir: dir, db: p}
+		r.healthy.Store(true)
+		db.reps = append(db.reps, r)
+	}
+	if len(db.reps) == 0 {
+		return nil, errors.Join(append([]error{ErrNoReplica}, openErrs...)...)
+	}
+	if err := db.level(); err != nil {
+		db.closeReplicas()
+		return nil, err
+	}
+	db.wg.Add(1)
+	go db.committer()
+	return db, nil
+}
+
+// Replicas reports how many replicas are open and healthy.
+func (db *DB) Replicas() int {
+	n := 0
+	for _, r := range db.reps {
+		if r.healthy.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// Seq returns the commit sequence of the most recent commit; zero means
+// nothing was ever committed (a new or lost index).
+func (db *DB) Seq() (uint64, error) {
+	r, err := db.primary()
+	if err != nil {
+		return 0, err
+	}
+	return readSeq(r.db)
+}
+
+func readSeq(p *pebble.DB) (uint64, error) {
+	v, c, err := p.Get(seqKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: commit sequence", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// level makes every replica equal to the one with the highest sequence.
+func (db *DB) level() error {
+	best, bestSeq := -1, uint64(0)
+	seqs := make([]uint64, len(db.reps))
+	for i, r := range db.reps {
+		s, err := readSeq(r.db)
+		if err != nil {
+			db.log.Error("index replica unreadable; dropping it", "dir", r.dir, "err", err)
+			r.healthy.Store(false)
+			continue
+		}
+		seqs[i] = s
+		if best < 0 || s > bestSeq {
+			best, bestSeq = i, s
+		}
+	}
+	if best < 0 {
+		return ErrNoReplica
+	}
+	db.seq = bestSeq
+	src := db.reps[best]
+	for i, r := range db.reps {
+		if i == best || !r.healthy.Load() || seqs[i] == bestSeq {
+			continue
+		}
+		db.log.Warn("index replica behind; levelling", "dir", r.dir, "seq", seqs[i], "want", bestSeq)
+		if err := copyDiff(src.db, r.db, !db.opts.NoSync); err != nil {
+			db.log.Error("levelling failed; dropping replica", "dir", r.dir, "err", err)
+			r.healthy.Store(false)
+		}
+	}
+	return nil
+}
+
+// copyDiff makes dst hold exactly the keys of src, writing only the
+// differences.
+func copyDiff(src, dst *pebble.DB, sync bool) error {
+	si, err := src.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	defer si.Close()
+	di, err := dst.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	defer di.Close()
+	b := dst.NewBatch()
+	defer b.Close()
+	flush := func(force bool) error {
+		if b.Empty() || (!force && b.Len() < 4<<20) {
+			return nil
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return err
+		}
+		b.Reset()
+		return nil
+	}
+	sv, dv := si.First(), di.First()
+	for sv || dv {
+		var c int
+		switch {
+		case !sv:
+			c = 1
+		case !dv:
+			c = -1
+		default:
+			c = bytes.Compare(si.Key(), di.Key())
+		}
+		switch {
+		case c < 0:
+			if err := b.Set(si.Key(), si.Value(), nil); err != nil {
+				return err
+			}
+			sv = si.Next()
+		case c > 0:
+			if err := b.Delete(di.Key(), nil); err != nil {
+				return err
+			}
+			dv = di.Next()
+		default:
+			if !bytes.Equal(si.Value(), di.Value()) {
+				if err := b.Set(si.Key(), si.Value(), nil); err != nil {
+					return err
+				}
+			}
+			sv, dv = si.Next(), di.Next()
+		}
+		if err := flush(false); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(si.Error(), di.Error()); err != nil {
+		return err
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
+	if sync {
+		return dst.LogData(nil, pebble.Sync)
+	}
+	return nil
+}
+
+func (db *DB) markFailed(err error) {
+	db.fail.Do(func() { close(db.failed) })
+}
+
+// Failed reports whether a fatal storage error has failed the index.
+func (db *DB) Failed() bool {
+	select {
+	case <-db.failed:
+		return true
+	default:
+		return false
+	}
+}
+
+func (db *DB) primary() (*replica, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
+	if db.Failed() {
+		return nil, ErrFailed
+	}
+	for _, r := range db.reps {
+		if r.healthy.Load() {
+			return r, nil
+		}
+	}
+	return nil, ErrFailed
+}
+
+// Get returns a copy of the committed value of key, or ErrNotFound.
+func (db *DB) Get(key []byte) ([]byte, error) {
+	r, err := db.primary()
+	if err != nil {
+		return nil, err
+	}
+	return getCopy(r.db, key)
+}
+
+func getCopy(p *pebble.DB, key []byte) ([]byte, error) {
+	v, c, err := p.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	c.Close()
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
+// Update runs fn in a transaction on the committer goroutine and commits
+// its writes durably together with the other transactions of its group. If
+// fn returns an error its writes are discarded and Update returns that
+// error. fn must not call back into the DB except through the Txn, and must
+// not keep the Txn after it returns.
+func (db *DB) Update(fn func(*Txn) error) (err error) {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.Failed() {
+		return ErrFailed
+	}
+	req := &request{fn: fn, done: make(chan error, 1)}
+	defer func() {
+		// Close may race with the send; a closed channel means closed.
+		if recover() != nil {
+			err = ErrClosed
+		}
+	}()
+	select {
+	case db.reqs <- req:
+	case <-db.failed:
+		return ErrFailed
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-db.failed:
+		return ErrFailed
+	}
+}
+
+func (db *DB) committer() {
+	defer db.wg.Done()
+	group := make([]*request, 0, db.opts.MaxGroup)
+	for first := range db.reqs {
+		group = append(group[:0], first)
+	drain:
+		for len(group) < db.opts.MaxGroup {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		db.runGroup(group)
+	}
+}
+
+func (db *DB) runGroup(group []*request) {
+	overlay := &overlay{vals: map[string]entry{}}
+	errs := make([]error, len(group))
+	for i, req := range group {
+		t := &Txn{db: db, group: overlay}
+		errs[i] = runTxn(req.fn, t)
+		if errs[i] == nil {
+			overlay.merge(t)
+		}
+	}
+	if len(overlay.order) > 0 {
+		if err := db.commit(overlay); err != nil {
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+		}
+	}
+	for i, req := range group {
+		req.done <- errs[i]
+	}
+}
+
+func runTxn(fn func(*Txn) error, t *Txn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("index: transaction panicked: %v", r)
+		}
+	}()
+	return fn(t)
+}
+
+// commit writes the group to every healthy replica in parallel.
+func (db *DB) commit(ov *overlay) error {
+	seq := db.seq + 1
+	var seqBuf [8]byte
+	binary.BigEndian.PutUint64(seqBuf[:], seq)
+	wo := pebble.Sync
+	if db.opts.NoSync {
+		wo = pebble.NoSync
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(db.reps))
+	for i, r := range db.reps {
+		if !r.healthy.Load() {
+			errs[i] = ErrFailed
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := r.db.NewBatch()
+			defer b.Close()
+			for _, k := range ov.order {
+				e := ov.vals[k]
+				var err error
+				if e.del {
+					err = b.Delete([]byte(k), nil)
+				} else {
+					err = b.Set([]byte(k), e.val, nil)
+				}
+				if err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			if err := b.Set(seqKey, seqBuf[:], nil); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = b.Commit(wo)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	var all []error
+	for i, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		if db.reps[i].healthy.Load() {
+			db.log.Error("index replica write failed; dropping it until reopen", "dir", db.reps[i].dir, "err", err)
+			db.reps[i].healthy.Store(false)
+		}
+		all = append(all, err)
+	}
+	if ok == 0 {
+		db.markFailed(errors.Join(all...))
+		return fmt.Errorf("%w: %w", ErrFailed, errors.Join(all...))
+	}
+	db.seq = seq
+	return nil
+}
+
+// Close stops the committer after the queued transactions and closes the
+// replicas.
+func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return ErrClosed
+	}
+	close(db.reqs)
+	if !db.Failed() {
+		db.wg.Wait()
+	}
+	return db.closeReplicas()
+}
+
+func (db *DB) closeReplicas() error {
+	var errs []error
+	for _, r := range db.reps {
+		if db.Failed() {
+			continue // a parked Pebble goroutine may hold its locks
+		}
+		if err := r.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,38 @@
+// Package index is Coffer's metadata index: the Pebble schema (key encoding,
+// versioned value codecs), a group-committing transaction pipeline, and the
+// replication of the index over several drives.
+//
+// # Replicas
+//
+// The index is kept as R identical Pebble databases, one per replica
+// directory (the engine puts them on the first parity+1 drives). Every
+// commit writes the same batch, stamped with a monotonically increasing
+// commit sequence, to every healthy replica with Sync, in parallel; a commit
+// is acknowledged once every healthy replica has it. A replica whose write
+// fails is dropped for the rest of the process's life. On Open, the replica
+// with the highest commit sequence is authoritative and every other replica
+// is brought level with it by a key-by-key comparison, so losing any R-1
+// replica directories loses nothing that was acknowledged.
+//
+// # Transactions
+//
+// Update runs a function against a transaction that reads through the writes
+// of earlier transactions in the same group and buffers its own writes.
+// Functions run one at a time on the committer goroutine, so a function may
+// check a precondition and write in one atomic step (conditional puts). All
+// transactions queued while a commit is in flight form the next group and
+// share one synced batch (group commit).
+//
+// Reads outside Update (Get, NewIter) see committed state only.
+//
+// # Failure
+//
+// Pebble's fatal logger is replaced: a fatal Pebble error marks the DB
+// failed (every later call returns ErrFailed) and parks the goroutine that
+// raised it instead of exiting the process.
+//
+// # Concurrency
+//
+// A DB is safe for concurrent use. Values returned by Get are copies owned
+// by the caller.
+package index

@@ -1,0 +1,642 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cofferdb/coffer/engine/internal/chunkstore"
+	"github.com/cofferdb/coffer/engine/internal/index"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// copyBufSize is the size of the pooled buffers the put path reads into.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// PutObject stores the body of r as bucket/key, replacing any object there
+// once the new one is durable. The body is streamed: small bodies (up to
+// Options.InlineThreshold) go into the index, larger ones are erasure-coded
+// over the drives while they arrive. Nothing is visible until the write is
+// acknowledged, and a failed put leaves the old object in place.
+func (e *Engine) PutObject(ctx context.Context, bucket, key string, r io.Reader, opts *PutOptions) (ObjectInfo, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	done, err := e.begin()
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer done()
+	rec, err := newRecord(key, opts.Headers, opts.UserMetadata)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	rec.ChecksumAlgorithm, rec.ChecksumValue = opts.Checksum.Algorithm, opts.Checksum.Value
+	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions, verify: opts.Verify}, rec)
+}
+
+// putParams are the per-request parameters of put.
+type putParams struct {
+	size       int64
+	contentMD5 []byte
+	cond       Conditions
+	verify     func() error
+}
+
+// newRecord validates the key and metadata and starts an object record.
+func newRecord(key string, h Headers, meta map[string]string) (index.Object, error) {
+	if err := ValidateObjectKey(key); err != nil {
+		return index.Object{}, err
+	}
+	rec := index.Object{
+		ContentType:        h.ContentType,
+		ContentEncoding:    h.ContentEncoding,
+		CacheControl:       h.CacheControl,
+		ContentDisposition: h.ContentDisposition,
+		ContentLanguage:    h.ContentLanguage,
+		Expires:            h.Expires,
+	}
+	if n := len(h.ContentType) + len(h.ContentEncoding) + len(h.CacheControl) + len(h.ContentDisposition) +
+		len(h.ContentLanguage) + len(h.Expires); n > maxContentHeaders {
+		return rec, fmt.Errorf("%w: content headers of %d bytes", ErrMetadataTooLarge, n)
+	}
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		total += len(k) + len(meta[k])
+		rec.UserMeta = append(rec.UserMeta, [2]string{strings.ToLower(k), meta[k]})
+	}
+	if total > MaxUserMetadata {
+		return rec, fmt.Errorf("%w: %d bytes of user metadata (limit %d)", ErrMetadataTooLarge, total, MaxUserMetadata)
+	}
+	return rec, nil
+}
+
+func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p putParams, rec index.Object) (ObjectInfo, error) {
+	size, contentMD5, cond := p.size, p.contentMD5, p.cond
+	if size > MaxObjectSize {
+		return ObjectInfo{}, ErrEntityTooLarge
+	}
+	if contentMD5 != nil && len(contentMD5) != md5.Size {
+		return ObjectInfo{}, fmt.Errorf("%w: Content-MD5 must be 16 bytes", ErrInvalidArgument)
+	}
+	if _, err := e.bucket(bucket); err != nil {
+		return ObjectInfo{}, err
+	}
+	// Fail fast on a precondition that already fails; it is checked again
+	// atomically at commit.
+	if err := e.checkWrite(bucket, key, cond, nil); err != nil {
+		return ObjectInfo{}, err
+	}
+	rec.DataID = newID()
+	sum := md5.New()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+
+	// Read the head of the body: if it ends within the inline threshold
+	// the object is stored in the index.
+	thr := e.opts.InlineThreshold
+	var n int
+	var rerr error
+	if thr >= 0 {
+		n, rerr = io.ReadFull(r, buf[:thr+1])
+	}
+	var w *chunkstore.Writer
+	var written int64
+	if thr >= 0 && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF) {
+		rec.Inline = bytes.Clone(buf[:n])
+		rec.InlineSum = crc32.Checksum(rec.Inline, castagnoli)
+		rec.StoredSize = int64(n)
+		sum.Write(buf[:n])
+		written = int64(n)
+	} else if rerr != nil && thr >= 0 {
+		return ObjectInfo{}, fmt.Errorf("engine: reading body: %w", rerr)
+	} else {
+		var err error
+		w, err = e.store.Create(chunkstore.ID(rec.DataID))
+		if err != nil {
+			return ObjectInfo{}, e.storeErr(err)
+		}
+		written, err = e.stream(ctx, w, sum, buf, n, r, size)
+		if err != nil {
+			w.Abort()
+			return ObjectInfo{}, err
+		}
+	}
+	if size > 0 && written != size {
+		if w != nil {
+			w.Abort()
+		}
+		return ObjectInfo{}, fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, written, size)
+	}
+	digest := sum.Sum(nil)
+	if contentMD5 != nil && !bytes.Equal(digest, contentMD5) {
+		if w != nil {
+			w.Abort()
+		}
+		return ObjectInfo{}, ErrBadDigest
+	}
+	if p.verify != nil {
+		if err := p.verify(); err != nil {
+			if w != nil {
+				w.Abort()
+			}
+			return ObjectInfo{}, err
+		}
+	}
+	rec.Size = written
+	rec.ETag = hex.EncodeToString(digest)
+	rec.ModTime = now().UnixNano()
+	var layout chunkstore.Layout
+	if w != nil {
+		rec.StoredSize = written
+		var err error
+		layout, _, err = w.Finish(encodeTrailer(bucket, key, &rec))
+		if err != nil {
+			return ObjectInfo{}, e.storeErr(err)
+		}
+		rec.Layout = layout.AppendBinary(nil)
+	}
+	if err := e.commitObject(bucket, key, &rec, cond); err != nil {
+		if w != nil {
+			if rerr := e.store.Remove(chunkstore.ID(rec.DataID), layout); rerr != nil {
+				e.log.Warn("could not remove shards of a failed put; collected at next open", "err", rerr)
+			}
+		}
+		return ObjectInfo{}, err
+	}
+	return recordInfo(bucket, key, &rec), nil
+}
+
+// stream copies the rest of the body into w, hashing as it goes. head holds
+// the first n bytes already read into buf.
+func (e *Engine) stream(ctx context.Context, w *chunkstore.Writer, sum io.Writer, buf []byte, n int, r io.Reader, size int64) (int64, error) {
+	written := int64(0)
+	for {
+		if n > 0 {
+			sum.Write(buf[:n])
+			if _, err := w.Write(buf[:n]); err != nil {
+				return written, e.storeErr(err)
+			}
+			written += int64(n)
+			if written > MaxObjectSize || (size > 0 && written > size) {
+				return written, fmt.Errorf("%w: body longer than declared", ErrIncompleteBody)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return written, err
+		}
+		var err error
+		n, err = io.ReadFull(r, buf)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if n > 0 {
+				sum.Write(buf[:n])
+				if _, err := w.Write(buf[:n]); err != nil {
+					return written, e.storeErr(err)
+				}
+				written += int64(n)
+			}
+			return written, nil
+		}
+		if err != nil {
+			return written, fmt.Errorf("engine: reading body: %w", err)
+		}
+	}
+}
+
+// commitObject makes rec the object at bucket/key in one index transaction
+// that also checks the bucket and the write conditions, and records the
+// release of the stream it replaces.
+func (e *Engine) commitObject(bucket, key string, rec *index.Object, cond Conditions) error {
+	val := rec.Marshal(nil)
+	var old index.Object
+	var hadOld bool
+	err := e.idx.Update(func(t *index.Txn) error {
+		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		} else if err != nil {
+			return err
+		}
+		okey := index.ObjectKey(bucket, key)
+		v, err := t.Get(okey)
+		switch {
+		case errors.Is(err, index.ErrNotFound):
+			hadOld = false
+		case err != nil:
+			return err
+		default:
+			if err := old.Unmarshal(v); err != nil {
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			hadOld = true
+		}
+		var cur *index.Object
+		if hadOld {
+			cur = &old
+		}
+		if err := writeConditions(cond, cur); err != nil {
+			return err
+		}
+		t.Set(okey, val)
+		if hadOld && old.Layout != nil {
+			t.Set(index.GCKey(old.DataID), old.Layout)
+		}
+		return nil
+	})
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	if hadOld && old.Layout != nil {
+		e.release <- release{id: chunkstore.ID(old.DataID), layout: old.Layout}
+	}
+	return nil
+}
+
+// checkWrite evaluates write conditions against the committed object.
+func (e *Engine) checkWrite(bucket, key string, cond Conditions, _ *index.Object) error {
+	if cond.IfMatch == "" && cond.IfNoneMatch == "" {
+		return nil
+	}
+	rec, err := e.lookup(bucket, key)
+	if errors.Is(err, ErrObjectNotFound) {
+		return writeConditions(cond, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return writeConditions(cond, &rec)
+}
+
+// writeConditions applies If-Match and If-None-Match to a write over cur
+// (nil when no object exists), as S3 does.
+func writeConditions(c Conditions, cur *index.Object) error {
+	if c.IfMatch != "" {
+		if cur == nil {
+			return ErrObjectNotFound
+		}
+		if !etagMatches(c.IfMatch, cur.ETag) {
+			return ErrPreconditionFailed
+		}
+	}
+	if c.IfNoneMatch != "" && cur != nil && etagMatches(c.IfNoneMatch, cur.ETag) {
+		return ErrPreconditionFailed
+	}
+	return nil
+}
+
+// readConditions applies the conditional headers of a GET or HEAD with
+// RFC 9110's precedence, which S3 follows: If-Match before
+// If-Unmodified-Since, If-None-Match before If-Modified-Since.
+func readConditions(c Conditions, etag string, mod time.Time) error {
+	mod = mod.Truncate(time.Second)
+	if c.IfMatch != "" {
+		if !etagMatches(c.IfMatch, etag) {
+			return ErrPreconditionFailed
+		}
+	} else if !c.IfUnmodifiedSince.IsZero() && mod.After(c.IfUnmodifiedSince) {
+		return ErrPreconditionFailed
+	}
+	if c.IfNoneMatch != "" {
+		if etagMatches(c.IfNoneMatch, etag) {
+			return ErrNotModified
+		}
+	} else if !c.IfModifiedSince.IsZero() && !mod.After(c.IfModifiedSince) {
+		return ErrNotModified
+	}
+	return nil
+}
+
+// etagMatches reports whether a conditional header's list of entity tags
+// (or "*") matches etag. Quotes and weak prefixes are ignored.
+func etagMatches(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" {
+			return true
+		}
+		t = strings.TrimPrefix(t, "W/")
+		if strings.Trim(t, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup returns the committed record of bucket/key.
+func (e *Engine) lookup(bucket, key string) (index.Object, error) {
+	var rec index.Object
+	v, err := e.idx.Get(index.ObjectKey(bucket, key))
+	if errors.Is(err, index.ErrNotFound) {
+		if _, berr := e.bucket(bucket); berr != nil {
+			return rec, berr
+		}
+		return rec, ErrObjectNotFound
+	}
+	if err != nil {
+		return rec, mapIndexErr(err)
+	}
+	if err := rec.Unmarshal(v); err != nil {
+		return rec, fmt.Errorf("%w: object %s/%s: %w", ErrCorrupt, bucket, key, err)
+	}
+	return rec, nil
+}
+
+func recordInfo(bucket, key string, rec *index.Object) ObjectInfo {
+	info := ObjectInfo{
+		Bucket:  bucket,
+		Key:     key,
+		Size:    rec.Size,
+		ETag:    rec.ETag,
+		ModTime: time.Unix(0, rec.ModTime).UTC(),
+		Headers: Headers{
+			ContentType:        rec.ContentType,
+			ContentEncoding:    rec.ContentEncoding,
+			CacheControl:       rec.CacheControl,
+			ContentDisposition: rec.ContentDisposition,
+			ContentLanguage:    rec.ContentLanguage,
+			Expires:            rec.Expires,
+		},
+		Checksum: Checksum{Algorithm: rec.ChecksumAlgorithm, Value: rec.ChecksumValue},
+	}
+	if len(rec.UserMeta) > 0 {
+		info.UserMetadata = make(map[string]string, len(rec.UserMeta))
+		for _, kv := range rec.UserMeta {
+			info.UserMetadata[kv[0]] = kv[1]
+		}
+	}
+	return info
+}
+
+// HeadObject returns an object's information, applying the conditions of
+// opts (ErrPreconditionFailed, ErrNotModified).
+func (e *Engine) HeadObject(ctx context.Context, bucket, key string, opts *GetOptions) (ObjectInfo, error) {
+	done, err := e.begin()
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer done()
+	rec, err := e.lookup(bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	info := recordInfo(bucket, key, &rec)
+	if opts != nil {
+		if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
+			return info, err
+		}
+		if opts.Range != nil {
+			if _, _, err := opts.Range.Resolve(rec.Size); err != nil {
+				return info, err
+			}
+		}
+	}
+	return info, nil
+}
+
+// GetObject opens an object (or the range opts asks for) for reading. The
+// body is streamed from the drives and verified as it goes; a read that
+// meets more damage than parity can repair fails with an error wrapping
+// ErrCorrupt rather than returning wrong bytes. The caller must Close it.
+func (e *Engine) GetObject(ctx context.Context, bucket, key string, opts *GetOptions) (*Object, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return e.get(bucket, key, opts)
+}
+
+func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
+	if opts == nil {
+		opts = &GetOptions{}
+	}
+	rec, err := e.lookup(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	info := recordInfo(bucket, key, &rec)
+	if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
+		return nil, err
+	}
+	off, n := int64(0), rec.Size
+	if opts.Range != nil {
+		if off, n, err = opts.Range.Resolve(rec.Size); err != nil {
+			return nil, err
+		}
+	}
+	body, err := e.openStream(&rec, off, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Object{Info: info, Offset: off, Length: n, body: body}, nil
+}
+
+// openStream opens bytes [off, off+n) of a record's stored stream.
+func (e *Engine) openStream(rec *index.Object, off, n int64) (io.ReadCloser, error) {
+	if rec.Layout == nil {
+		if crc32.Checksum(rec.Inline, castagnoli) != rec.InlineSum || int64(len(rec.Inline)) != rec.StoredSize {
+			return nil, fmt.Errorf("%w: inline data checksum mismatch", ErrCorrupt)
+		}
+		return io.NopCloser(bytes.NewReader(rec.Inline[off : off+n])), nil
+	}
+	l, _, err := chunkstore.DecodeLayout(rec.Layout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: layout: %w", ErrCorrupt, err)
+	}
+	rc, err := e.store.NewReader(chunkstore.ID(rec.DataID), l, rec.StoredSize, off, n)
+	if err != nil {
+		return nil, e.storeErr(err)
+	}
+	return &storeReader{rc: rc, e: e}, nil
+}
+
+// storeReader maps chunkstore errors to engine errors.
+type storeReader struct {
+	rc io.ReadCloser
+	e  *Engine
+}
+
+func (s *storeReader) Read(p []byte) (int, error) {
+	n, err := s.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = s.e.storeErr(err)
+	}
+	return n, err
+}
+
+func (s *storeReader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	var err error
+	if wt, ok := s.rc.(io.WriterTo); ok {
+		n, err = wt.WriteTo(w)
+	} else {
+		n, err = io.Copy(w, struct{ io.Reader }{s.rc})
+	}
+	if err != nil {
+		err = s.e.storeErr(err)
+	}
+	return n, err
+}
+
+func (s *storeReader) Close() error { return s.rc.Close() }
+
+// storeErr maps chunkstore errors to engine errors, keeping the cause.
+func (e *Engine) storeErr(err error) error {
+	switch {
+	case errors.Is(err, chunkstore.ErrReadQuorum), errors.Is(err, chunkstore.ErrCorrupt):
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case errors.Is(err, chunkstore.ErrWriteQuorum):
+		return fmt.Errorf("%w: %w", ErrInsufficientDrives, err)
+	case errors.Is(err, chunkstore.ErrClosed):
+		return ErrClosed
+	}
+	return err
+}
+
+// DeleteObject removes bucket/key. Deleting a missing key succeeds, as in
+// S3; a missing bucket is ErrBucketNotFound.
+func (e *Engine) DeleteObject(ctx context.Context, bucket, key string) error {
+	res, err := e.DeleteObjects(ctx, bucket, []string{key})
+	if err != nil {
+		return err
+	}
+	return res[0].Err
+}
+
+// DeleteObjects removes many keys of one bucket in one index commit and
+// reports the outcome per key.
+func (e *Engine) DeleteObjects(ctx context.Context, bucket string, keys []string) ([]DeleteResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	res := make([]DeleteResult, len(keys))
+	var released []release
+	err = e.idx.Update(func(t *index.Txn) error {
+		released = released[:0]
+		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		} else if err != nil {
+			return err
+		}
+		for i, key := range keys {
+			res[i] = DeleteResult{Key: key}
+			if err := ValidateObjectKey(key); err != nil {
+				res[i].Err = err
+				continue
+			}
+			okey := index.ObjectKey(bucket, key)
+			v, err := t.Get(okey)
+			if errors.Is(err, index.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			var old index.Object
+			if err := old.Unmarshal(v); err != nil {
+				res[i].Err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+				continue
+			}
+			t.Delete(okey)
+			if old.Layout != nil {
+				t.Set(index.GCKey(old.DataID), old.Layout)
+				released = append(released, release{id: chunkstore.ID(old.DataID), layout: old.Layout})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapIndexErr(err)
+	}
+	for _, r := range released {
+		e.release <- r
+	}
+	return res, nil
+}
+
+// CopyObject copies src to dst on the server. Metadata comes from the
+// source unless opts.ReplaceMetadata; copying an object onto itself
+// without replacing metadata is ErrInvalidCopy, as in S3.
+func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, opts *CopyOptions) (ObjectInfo, error) {
+	if opts == nil {
+		opts = &CopyOptions{}
+	}
+	done, err := e.begin()
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer done()
+	if srcBucket == dstBucket && srcKey == dstKey && !opts.ReplaceMetadata {
+		return ObjectInfo{}, ErrInvalidCopy
+	}
+	src, err := e.get(srcBucket, srcKey, &GetOptions{Conditions: opts.SourceConditions})
+	if errors.Is(err, ErrNotModified) {
+		err = ErrPreconditionFailed // copy-source conditions answer 412 only
+	}
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer src.Close()
+	h, meta := src.Info.Headers, src.Info.UserMetadata
+	if opts.ReplaceMetadata {
+		h, meta = opts.Headers, opts.UserMetadata
+	}
+	rec, err := newRecord(dstKey, h, meta)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	rec.ChecksumAlgorithm, rec.ChecksumValue = src.Info.Checksum.Algorithm, src.Info.Checksum.Value
+	return e.put(ctx, dstBucket, dstKey, src, putParams{size: src.Info.Size, cond: opts.Conditions}, rec)
+}
+
+// encodeTrailer is the self-description written into every shard file of
+// an object: enough to rebuild its index record from the drives.
+func encodeTrailer(bucket, key string, rec *index.Object) []byte {
+	b := []byte{1}
+	b = binary.AppendUvarint(b, uint64(len(bucket)))
+	b = append(b, bucket...)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	return rec.Marshal(b)
+}
+
+type trailer struct {
+	bucket, key string
+	rec         index.Object
+}
+
+func decodeTrailer(b []byte) (trailer, error) {
+	var t trailer
+	bad := fmt.Errorf("%w: shard trailer", ErrCorrupt)
+	if len(b) < 1 || b[0] != 1 {
+		return t, bad
+	}
+	b = b[1:]
+	for _, dst := range []*string{&t.bucket, &t.key} {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return t, bad
+		}
+		*dst = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	if err := t.rec.Unmarshal(b); err != nil {
+		return t, fmt.Errorf("%w: %w", bad, err)
+	}
+	return t, nil
+}
