@@ -29,8 +29,14 @@ type Engine struct {
 	closed atomic.Bool
 
 	release chan release
+	stop    chan struct{} // closed by Close: stops the background sweeps
 	bg      sync.WaitGroup
-	ops     sync.RWMutex // held shared by every operation, exclusively by Close
+	// dirty is set when cleaning up after a failed write did not finish;
+	// a store closed dirty collects orphans at its next Open.
+	dirty atomic.Bool
+	// minPartSize is MinPartSize; tests lower it.
+	minPartSize int64
+	ops         sync.RWMutex // held shared by every operation, exclusively by Close
 }
 
 // release asks the background releaser to delete a released stream's
@@ -60,6 +66,9 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		log:     o.Logger,
 		fs:      o.FS,
 		release: make(chan release, 1024),
+		stop:    make(chan struct{}),
+
+		minPartSize: MinPartSize,
 	}
 	for _, d := range o.Drives {
 		if err := o.FS.MkdirAll(d, 0o755); err != nil {
@@ -94,8 +103,9 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		store.Close()
 		return nil, err
 	}
-	e.bg.Add(1)
+	e.bg.Add(2)
 	go e.releaser()
+	go e.sweeper()
 	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
 	return e, nil
 }
@@ -179,6 +189,7 @@ func (e *Engine) removeData(id chunkstore.ID, layout []byte) {
 		err = e.store.RemoveAny(id)
 	}
 	if err != nil {
+		e.dirty.Store(true)
 		e.log.Warn("could not remove released shards; they will be collected later", "id", id.String(), "err", err)
 	}
 }
@@ -214,6 +225,17 @@ func (e *Engine) referenced(id chunkstore.ID, trailer []byte) bool {
 	if err != nil {
 		return false
 	}
+	if tr.kind == trailerPart {
+		v, err := e.idx.Get(index.PartKey(tr.uploadID, tr.part.Number))
+		if err == nil {
+			var p index.Part
+			if p.Unmarshal(v) != nil || p.DataID == [16]byte(id) {
+				return true
+			}
+		} else if !errors.Is(err, index.ErrNotFound) {
+			return true // keep on doubt
+		}
+	}
 	v, err := e.idx.Get(index.ObjectKey(tr.bucket, tr.key))
 	if err != nil {
 		return !errors.Is(err, index.ErrNotFound) // keep on doubt
@@ -222,7 +244,12 @@ func (e *Engine) referenced(id chunkstore.ID, trailer []byte) bool {
 	if err := rec.Unmarshal(v); err != nil {
 		return true
 	}
-	return rec.DataID == [16]byte(id)
+	for _, s := range streams(&rec) {
+		if s.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // releaser deletes released shard files in the background.
@@ -237,18 +264,45 @@ func (e *Engine) releaser() {
 	}
 }
 
+// sweeper reclaims abandoned multipart uploads: at Open and hourly.
+func (e *Engine) sweeper() {
+	defer e.bg.Done()
+	if e.opts.UploadExpiry < 0 {
+		return
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := e.ReclaimUploads(context.Background(), now().Add(-e.opts.UploadExpiry)); err != nil {
+			if !errors.Is(err, ErrClosed) {
+				e.log.Warn("reclaiming abandoned uploads", "err", err)
+			}
+		} else if n > 0 {
+			e.log.Info("reclaimed abandoned multipart uploads", "uploads", n)
+		}
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Close waits for in-flight operations, finishes pending releases and
 // closes the store. Objects being read must be closed first.
 func (e *Engine) Close() error {
 	e.ops.Lock()
-	defer e.ops.Unlock()
 	if e.closed.Swap(true) {
+		e.ops.Unlock()
 		return ErrClosed
 	}
+	// No operation is in flight now, and none can start.
+	e.ops.Unlock()
+	close(e.stop)
 	close(e.release)
 	e.bg.Wait()
 	var errs []error
-	if !e.idx.Failed() {
+	if !e.idx.Failed() && !e.dirty.Load() {
 		errs = append(errs, e.idx.Update(func(t *index.Txn) error {
 			t.Set(index.MetaKey(metaClean), []byte{1})
 			return nil

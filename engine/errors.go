@@ -25,5 +25,9 @@ var (
 	ErrFailed             = errors.New("engine: failed after a fatal storage error")
 	ErrCorrupt            = errors.New("engine: corrupt data") // a mark; test with errors.Is
 	ErrInvalidOptions     = errors.New("engine: invalid options")
-	ErrIndexNeedsRebuild  = errors.New("engine: index is empty but the drives hold objects")
+	ErrNoSuchUpload       = errors.New("engine: no such multipart upload")
+	ErrInvalidPart        = errors.New("engine: a named part is missing or its ETag does not match")
+	ErrInvalidPartOrder   = errors.New("engine: parts are not in ascending order")
+	ErrInvalidPartNumber  = errors.New("engine: part number outside 1..10000")
+	ErrEntityTooSmall     = errors.New("engine: a part other than the last is smaller than 5 MiB")
 )

@@ -133,27 +133,27 @@ func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p put
 		}
 		written, err = e.stream(ctx, w, sum, buf, n, r, size)
 		if err != nil {
-			w.Abort()
+			e.abort(w)
 			return ObjectInfo{}, err
 		}
 	}
 	if size > 0 && written != size {
 		if w != nil {
-			w.Abort()
+			e.abort(w)
 		}
 		return ObjectInfo{}, fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, written, size)
 	}
 	digest := sum.Sum(nil)
 	if contentMD5 != nil && !bytes.Equal(digest, contentMD5) {
 		if w != nil {
-			w.Abort()
+			e.abort(w)
 		}
 		return ObjectInfo{}, ErrBadDigest
 	}
 	if p.verify != nil {
 		if err := p.verify(); err != nil {
 			if w != nil {
-				w.Abort()
+				e.abort(w)
 			}
 			return ObjectInfo{}, err
 		}
@@ -174,6 +174,7 @@ func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p put
 	if err := e.commitObject(bucket, key, &rec, cond); err != nil {
 		if w != nil {
 			if rerr := e.store.Remove(chunkstore.ID(rec.DataID), layout); rerr != nil {
+				e.dirty.Store(true)
 				e.log.Warn("could not remove shards of a failed put; collected at next open", "err", rerr)
 			}
 		}
@@ -252,16 +253,20 @@ func (e *Engine) commitObject(bucket, key string, rec *index.Object, cond Condit
 			return err
 		}
 		t.Set(okey, val)
-		if hadOld && old.Layout != nil {
-			t.Set(index.GCKey(old.DataID), old.Layout)
+		if hadOld {
+			for _, r := range streams(&old) {
+				t.Set(index.GCKey(r.id), r.layout)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return mapIndexErr(err)
 	}
-	if hadOld && old.Layout != nil {
-		e.release <- release{id: chunkstore.ID(old.DataID), layout: old.Layout}
+	if hadOld {
+		for _, r := range streams(&old) {
+			e.release <- r
+		}
 	}
 	return nil
 }
@@ -370,7 +375,8 @@ func recordInfo(bucket, key string, rec *index.Object) ObjectInfo {
 			ContentLanguage:    rec.ContentLanguage,
 			Expires:            rec.Expires,
 		},
-		Checksum: Checksum{Algorithm: rec.ChecksumAlgorithm, Value: rec.ChecksumValue},
+		Checksum:   Checksum{Algorithm: rec.ChecksumAlgorithm, Value: rec.ChecksumValue},
+		PartsCount: len(rec.Parts),
 	}
 	if len(rec.UserMeta) > 0 {
 		info.UserMetadata = make(map[string]string, len(rec.UserMeta))
@@ -398,10 +404,8 @@ func (e *Engine) HeadObject(ctx context.Context, bucket, key string, opts *GetOp
 		if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
 			return info, err
 		}
-		if opts.Range != nil {
-			if _, _, err := opts.Range.Resolve(rec.Size); err != nil {
-				return info, err
-			}
+		if _, _, err := selectRange(&rec, opts); err != nil {
+			return info, err
 		}
 	}
 	return info, nil
@@ -432,11 +436,9 @@ func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
 	if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
 		return nil, err
 	}
-	off, n := int64(0), rec.Size
-	if opts.Range != nil {
-		if off, n, err = opts.Range.Resolve(rec.Size); err != nil {
-			return nil, err
-		}
+	off, n, err := selectRange(&rec, opts)
+	if err != nil {
+		return nil, err
 	}
 	body, err := e.openStream(&rec, off, n)
 	if err != nil {
@@ -445,8 +447,36 @@ func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
 	return &Object{Info: info, Offset: off, Length: n, body: body}, nil
 }
 
-// openStream opens bytes [off, off+n) of a record's stored stream.
+// selectRange resolves the range or part number of opts against rec.
+func selectRange(rec *index.Object, opts *GetOptions) (off, n int64, err error) {
+	switch {
+	case opts.PartNumber != 0 && opts.Range != nil:
+		return 0, 0, fmt.Errorf("%w: a range and a part number together", ErrInvalidArgument)
+	case opts.PartNumber != 0:
+		if len(rec.Parts) == 0 {
+			if opts.PartNumber != 1 {
+				return 0, 0, ErrInvalidPartNumber
+			}
+			return 0, rec.Size, nil
+		}
+		if opts.PartNumber < 1 || opts.PartNumber > len(rec.Parts) {
+			return 0, 0, ErrInvalidPartNumber
+		}
+		for _, p := range rec.Parts[:opts.PartNumber-1] {
+			off += p.Size
+		}
+		return off, rec.Parts[opts.PartNumber-1].Size, nil
+	case opts.Range != nil:
+		return opts.Range.Resolve(rec.Size)
+	}
+	return 0, rec.Size, nil
+}
+
+// openStream opens bytes [off, off+n) of an object's content.
 func (e *Engine) openStream(rec *index.Object, off, n int64) (io.ReadCloser, error) {
+	if len(rec.Parts) > 0 {
+		return &partsReader{e: e, parts: rec.Parts, off: off, n: n}, nil
+	}
 	if rec.Layout == nil {
 		if crc32.Checksum(rec.Inline, castagnoli) != rec.InlineSum || int64(len(rec.Inline)) != rec.StoredSize {
 			return nil, fmt.Errorf("%w: inline data checksum mismatch", ErrCorrupt)
@@ -553,9 +583,9 @@ func (e *Engine) DeleteObjects(ctx context.Context, bucket string, keys []string
 				continue
 			}
 			t.Delete(okey)
-			if old.Layout != nil {
-				t.Set(index.GCKey(old.DataID), old.Layout)
-				released = append(released, release{id: chunkstore.ID(old.DataID), layout: old.Layout})
+			for _, r := range streams(&old) {
+				t.Set(index.GCKey(r.id), r.layout)
+				released = append(released, r)
 			}
 		}
 		return nil
@@ -607,7 +637,7 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 // encodeTrailer is the self-description written into every shard file of
 // an object: enough to rebuild its index record from the drives.
 func encodeTrailer(bucket, key string, rec *index.Object) []byte {
-	b := []byte{1}
+	b := []byte{trailerObject}
 	b = binary.AppendUvarint(b, uint64(len(bucket)))
 	b = append(b, bucket...)
 	b = binary.AppendUvarint(b, uint64(len(key)))
@@ -615,19 +645,32 @@ func encodeTrailer(bucket, key string, rec *index.Object) []byte {
 	return rec.Marshal(b)
 }
 
+// Trailer kinds: the first byte of a self-description.
+const (
+	trailerObject = 1 // bucket, key, object record (with its part table)
+	trailerPart   = 2 // bucket, key, upload id, part record
+)
+
 type trailer struct {
-	bucket, key string
-	rec         index.Object
+	kind                  byte
+	bucket, key, uploadID string
+	rec                   index.Object // trailerObject
+	part                  index.Part   // trailerPart
 }
 
 func decodeTrailer(b []byte) (trailer, error) {
 	var t trailer
 	bad := fmt.Errorf("%w: shard trailer", ErrCorrupt)
-	if len(b) < 1 || b[0] != 1 {
+	if len(b) < 1 || (b[0] != trailerObject && b[0] != trailerPart) {
 		return t, bad
 	}
+	t.kind = b[0]
 	b = b[1:]
-	for _, dst := range []*string{&t.bucket, &t.key} {
+	fields := []*string{&t.bucket, &t.key}
+	if t.kind == trailerPart {
+		fields = append(fields, &t.uploadID)
+	}
+	for _, dst := range fields {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
 			return t, bad
@@ -635,8 +678,99 @@ func decodeTrailer(b []byte) (trailer, error) {
 		*dst = string(b[n : n+int(l)])
 		b = b[n+int(l):]
 	}
-	if err := t.rec.Unmarshal(b); err != nil {
+	var err error
+	if t.kind == trailerPart {
+		err = t.part.Unmarshal(b)
+	} else {
+		err = t.rec.Unmarshal(b)
+	}
+	if err != nil {
 		return t, fmt.Errorf("%w: %w", bad, err)
 	}
 	return t, nil
+}
+
+// abort abandons a shard writer; if its files cannot all be removed the
+// store is marked for orphan collection at the next Open.
+func (e *Engine) abort(w *chunkstore.Writer) {
+	if err := w.Abort(); err != nil {
+		e.dirty.Store(true)
+		e.log.Warn("could not remove shards of an abandoned put; collected at next open", "err", err)
+	}
+}
+
+// partsReader reads a range of a multipart object, opening each part's
+// stream only when the range reaches it.
+type partsReader struct {
+	e      *Engine
+	parts  []index.Part
+	off, n int64 // what is left to read, as an offset into the object
+	cur    io.ReadCloser
+	curEnd int64 // object offset where cur ends
+}
+
+func (p *partsReader) next() error {
+	if p.cur != nil {
+		p.cur.Close()
+		p.cur = nil
+	}
+	start := int64(0)
+	for i := range p.parts {
+		part := &p.parts[i]
+		end := start + part.Size
+		if p.off < end {
+			l, _, err := chunkstore.DecodeLayout(part.Layout)
+			if err != nil {
+				return fmt.Errorf("%w: part layout: %w", ErrCorrupt, err)
+			}
+			within := p.off - start
+			n := min(end-p.off, p.n)
+			rc, err := p.e.store.NewReader(chunkstore.ID(part.DataID), l, part.StoredSize, within, n)
+			if err != nil {
+				return p.e.storeErr(err)
+			}
+			p.cur, p.curEnd = rc, p.off+n
+			return nil
+		}
+		start = end
+	}
+	return io.ErrUnexpectedEOF
+}
+
+func (p *partsReader) Read(b []byte) (int, error) {
+	for {
+		if p.n == 0 {
+			return 0, io.EOF
+		}
+		if p.cur == nil || p.off == p.curEnd {
+			if err := p.next(); err != nil {
+				return 0, err
+			}
+		}
+		if int64(len(b)) > p.curEnd-p.off {
+			b = b[:p.curEnd-p.off]
+		}
+		n, err := p.cur.Read(b)
+		p.off += int64(n)
+		p.n -= int64(n)
+		if err == io.EOF {
+			if p.off != p.curEnd {
+				return n, fmt.Errorf("%w: part shorter than recorded", ErrCorrupt)
+			}
+			err = nil
+		}
+		if err != nil {
+			return n, p.e.storeErr(err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+func (p *partsReader) Close() error {
+	if p.cur != nil {
+		return p.cur.Close()
+	}
+	return nil
 }

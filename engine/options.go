@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -30,6 +31,7 @@ const (
 	DefaultBlockSize       = 1 << 20
 	DefaultInlineThreshold = 32 << 10
 	MaxInlineThreshold     = 1 << 20
+	DefaultUploadExpiry    = 7 * 24 * time.Hour
 )
 
 // Options configures Open. A nil *Options means all defaults; zero fields
@@ -50,6 +52,9 @@ type Options struct {
 	// of shard files (small objects then cost one group-committed index
 	// write). Zero: 32 KiB; negative: never inline.
 	InlineThreshold int
+	// UploadExpiry is the age after which an unfinished multipart upload is
+	// aborted and its parts reclaimed. Zero: 7 days; negative: never.
+	UploadExpiry time.Duration
 	// Sync is the sync policy; the default is durable.
 	Sync SyncPolicy
 	// FS is the filesystem; nil means the operating system's. Tests pass a
@@ -91,6 +96,9 @@ func (o *Options) EnsureDefaults(dir string) *Options {
 	}
 	if n.InlineThreshold == 0 {
 		n.InlineThreshold = DefaultInlineThreshold
+	}
+	if n.UploadExpiry == 0 {
+		n.UploadExpiry = DefaultUploadExpiry
 	}
 	return &n
 }

@@ -36,28 +36,28 @@ func (e *Engine) rebuild(ctx context.Context) (int, error) {
 	}
 	newest := map[string]*found{}
 	buckets := map[string][]byte{}
-	var stale []chunkstore.ID
-	err := e.store.Walk(func(id chunkstore.ID, tr []byte) error {
+	var stale []index.Object
+	err := e.store.WalkStreams(func(st chunkstore.Stream) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		id, tr := st.ID, st.Trailer
 		t, err := decodeTrailer(tr)
+		if err == nil && t.kind == trailerPart {
+			return nil // parts come back through their object's part table
+		}
 		if err != nil || t.rec.DataID != [16]byte(id) {
 			e.log.Warn("shard files without a readable self-description; left in place", "id", id.String())
 			return nil
 		}
-		l, ok := e.store.LayoutOf(id)
-		if !ok {
-			return nil
-		}
-		t.rec.Layout = l.AppendBinary(nil)
+		t.rec.Layout = st.Layout.AppendBinary(nil)
 		k := string(index.ObjectKey(t.bucket, t.key))
 		if cur, ok := newest[k]; ok {
 			if cur.rec.ModTime > t.rec.ModTime || (cur.rec.ModTime == t.rec.ModTime && bytes.Compare(cur.rec.DataID[:], t.rec.DataID[:]) > 0) {
-				stale = append(stale, id)
+				stale = append(stale, t.rec)
 				return nil
 			}
-			stale = append(stale, chunkstore.ID(cur.rec.DataID))
+			stale = append(stale, cur.rec)
 		}
 		newest[k] = &found{bucket: t.bucket, key: t.key, rec: t.rec}
 		if _, ok := buckets[t.bucket]; !ok {
@@ -128,8 +128,10 @@ func (e *Engine) rebuild(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	for _, id := range stale {
-		_ = e.store.RemoveAny(id) // older versions of an overwritten key
+	for i := range stale { // older versions of an overwritten key
+		for _, r := range streams(&stale[i]) {
+			_ = e.store.RemoveAny(r.id)
+		}
 	}
 	return restored, mapIndexErr(err)
 }

@@ -18,18 +18,14 @@ type ObjectInfo struct {
 	Size    int64     // plaintext size in bytes
 	ETag    string    // without quotes: hex MD5 for single-part plain objects
 	ModTime time.Time // when the write that stored it was acknowledged
-
-	ContentType        string
-	ContentEncoding    string
-	CacheControl       string
-	ContentDisposition string
-	ContentLanguage    string
-	Expires            string
+	Headers
 	// UserMetadata holds the x-amz-meta-* pairs, names in lower case
 	// without the prefix.
 	UserMetadata map[string]string
 	// Checksum is the additional checksum stored with the object, if any.
 	Checksum Checksum
+	// PartsCount is the number of parts of a multipart object, else 0.
+	PartsCount int
 }
 
 // Checksum is an S3 additional checksum: the algorithm name as S3 spells
@@ -124,7 +120,10 @@ func (r *Range) Resolve(size int64) (off, n int64, err error) {
 
 // GetOptions are the optional parameters of GetObject and HeadObject.
 type GetOptions struct {
-	Range      *Range
+	Range *Range
+	// PartNumber selects one part of a multipart object (1-based); a
+	// single-part object has one part, the whole object. It excludes Range.
+	PartNumber int
 	Conditions Conditions
 }
 

@@ -146,7 +146,7 @@ type Object struct {
 	InlineSum  uint32 // CRC-32C of Inline
 	Layout     []byte // chunkstore layout, for sharded objects
 	Crypto     []byte // the engine's encryption record; nil for plain objects
-	Parts      []byte // the engine's part table for multipart objects
+	Parts      []Part // the parts of a multipart object, in order
 
 	ChecksumAlgorithm string // additional checksum (CRC32, SHA256, …), if any
 	ChecksumValue     string // its base64 value as S3 returns it
@@ -182,8 +182,8 @@ func (r *Object) Marshal(dst []byte) []byte {
 	if r.Crypto != nil {
 		e.bytes(16, r.Crypto)
 	}
-	if r.Parts != nil {
-		e.bytes(17, r.Parts)
+	for i := range r.Parts {
+		e.bytes(17, r.Parts[i].Marshal(nil))
 	}
 	e.str(18, r.ChecksumAlgorithm)
 	e.str(19, r.ChecksumValue)
@@ -245,7 +245,11 @@ func (r *Object) Unmarshal(b []byte) error {
 		case 16:
 			r.Crypto = slices.Clone(v)
 		case 17:
-			r.Parts = slices.Clone(v)
+			var p Part
+			if err := p.Unmarshal(v); err != nil {
+				return err
+			}
+			r.Parts = append(r.Parts, p)
 		case 18:
 			r.ChecksumAlgorithm = string(v)
 		case 19:
@@ -257,6 +261,78 @@ func (r *Object) Unmarshal(b []byte) error {
 	}
 	if r.Size < 0 || r.StoredSize < 0 {
 		return fmt.Errorf("%w: negative size", ErrCorrupt)
+	}
+	return nil
+}
+
+// Part is the record of one uploaded part, and an entry of a multipart
+// object's part table.
+type Part struct {
+	Number     int
+	DataID     [16]byte // the part's stored stream
+	Size       int64    // plaintext size
+	StoredSize int64    // stored (possibly sealed) size
+	ETag       string
+	ModTime    int64
+	Layout     []byte
+	Checksum   string // base64 value of the upload's checksum algorithm
+	Crypto     []byte // the engine's per-part encryption record
+}
+
+// Marshal appends the encoded record to dst.
+func (p *Part) Marshal(dst []byte) []byte {
+	e := encoder{b: append(dst, recordVersion)}
+	e.uint(1, uint64(p.Number))
+	e.bytes(2, p.DataID[:])
+	e.int(3, p.Size)
+	e.int(4, p.StoredSize)
+	e.str(5, p.ETag)
+	e.int(6, p.ModTime)
+	e.bytes(7, p.Layout)
+	e.str(8, p.Checksum)
+	if p.Crypto != nil {
+		e.bytes(9, p.Crypto)
+	}
+	return e.b
+}
+
+// Unmarshal decodes a record; the result does not alias b.
+func (p *Part) Unmarshal(b []byte) error {
+	d, err := start(b)
+	if err != nil {
+		return err
+	}
+	*p = Part{}
+	for tag, v, ok := d.next(); ok; tag, v, ok = d.next() {
+		switch tag {
+		case 1:
+			p.Number = int(d.uint(v))
+		case 2:
+			if len(v) != 16 {
+				return fmt.Errorf("%w: part data id", ErrCorrupt)
+			}
+			copy(p.DataID[:], v)
+		case 3:
+			p.Size = d.int(v)
+		case 4:
+			p.StoredSize = d.int(v)
+		case 5:
+			p.ETag = string(v)
+		case 6:
+			p.ModTime = d.int(v)
+		case 7:
+			p.Layout = slices.Clone(v)
+		case 8:
+			p.Checksum = string(v)
+		case 9:
+			p.Crypto = slices.Clone(v)
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if p.Size < 0 || p.StoredSize < 0 || p.Number < 0 || p.Number > 1<<20 {
+		return fmt.Errorf("%w: part sizes", ErrCorrupt)
 	}
 	return nil
 }

@@ -197,7 +197,7 @@ func TestObjectCodecRoundTrip(t *testing.T) {
 	in := Object{
 		DataID: [16]byte{1, 2, 3}, Size: 1 << 40, ETag: "abc-3", ModTime: -5,
 		ContentType: "text/plain", Expires: "x", UserMeta: [][2]string{{"a", "1"}, {"b", ""}},
-		StoredSize: 7, Inline: []byte{}, InlineSum: 42, Crypto: []byte{9}, ChecksumAlgorithm: "CRC32", ChecksumValue: "AAAA",
+		StoredSize: 7, Inline: []byte{}, InlineSum: 42, Crypto: []byte{9}, Parts: []Part{{Number: 1, Size: 5, ETag: "x", Layout: []byte{}}, {Number: 2}}, ChecksumAlgorithm: "CRC32", ChecksumValue: "AAAA",
 	}
 	var out Object
 	if err := out.Unmarshal(in.Marshal(nil)); err != nil {

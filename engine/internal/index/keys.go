@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -12,6 +13,8 @@ const (
 	prefixObject = 'o' // o <bucket> '/' <key>         → Object
 	prefixGC     = 'g' // g <data id>                  → layout of released data
 	prefixMeta   = 'm' // m <name>                     → store metadata
+	prefixUpload = 'u' // u <bucket> '/' <key> 0x00 <upload id> → Object (the upload)
+	prefixPart   = 'p' // p <upload id> <part number, 4 bytes BE>   → Part
 )
 
 // BucketKey is the index key of a bucket record.
@@ -67,3 +70,47 @@ func GCIDFromKey(k []byte) (id [16]byte, err error) {
 
 // MetaKey is the index key of a store metadata value.
 func MetaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+// UploadPrefix returns the prefix of every upload record of bucket whose
+// key starts with keyPrefix.
+func UploadPrefix(bucket, keyPrefix string) []byte {
+	b := make([]byte, 0, 2+len(bucket)+len(keyPrefix))
+	b = append(b, prefixUpload)
+	b = append(b, bucket...)
+	b = append(b, '/')
+	return append(b, keyPrefix...)
+}
+
+// UploadKey is the index key of an upload record. Object keys never hold
+// NUL, so the separator keeps uploads of one key together, in upload id
+// order.
+func UploadKey(bucket, key, uploadID string) []byte {
+	b := UploadPrefix(bucket, key)
+	b = append(b, 0)
+	return append(b, uploadID...)
+}
+
+// SplitUploadKey returns the object key and upload id of an upload record
+// key of bucket.
+func SplitUploadKey(bucket string, k []byte) (key, uploadID string, err error) {
+	p := UploadPrefix(bucket, "")
+	if !bytes.HasPrefix(k, p) {
+		return "", "", fmt.Errorf("%w: upload key", ErrCorrupt)
+	}
+	rest := k[len(p):]
+	i := bytes.IndexByte(rest, 0)
+	if i < 0 {
+		return "", "", fmt.Errorf("%w: upload key", ErrCorrupt)
+	}
+	return string(rest[:i]), string(rest[i+1:]), nil
+}
+
+// PartPrefix bounds the part records of an upload.
+func PartPrefix(uploadID string) []byte {
+	return append([]byte{prefixPart}, uploadID...)
+}
+
+// PartKey is the index key of a part record.
+func PartKey(uploadID string, number int) []byte {
+	return binary.BigEndian.AppendUint32(PartPrefix(uploadID), uint32(number))
+}

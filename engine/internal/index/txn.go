@@ -173,3 +173,42 @@ func (i *Iter) Close() error {
 	}
 	return err
 }
+
+// Scan calls fn for every live key with prefix as this transaction sees
+// it, committed keys first in key order, then keys written in the group
+// or the transaction (in no particular order). fn gets copies.
+func (t *Txn) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	it, err := t.db.NewIter(prefix, PrefixEnd(prefix))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if _, seen := t.lookup(it.Key()); seen {
+			continue // overridden below
+		}
+		if err := fn(bytes.Clone(it.Key()), bytes.Clone(it.Value())); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, m := range []map[string]entry{t.own, t.group.vals} {
+		for k := range m {
+			if done[k] || !bytes.HasPrefix([]byte(k), prefix) {
+				continue
+			}
+			done[k] = true
+			e, _ := t.lookup([]byte(k))
+			if e.del {
+				continue
+			}
+			if err := fn([]byte(k), bytes.Clone(e.val)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+)
+
+// shardFiles lists the shard files of a drive.
+func shardFiles(t testing.TB, drive string) []string {
+	var out []string
+	filepath.Walk(filepath.Join(drive, "shards"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestDegradedReads(t *testing.T) {
+	damage := map[string]func(t *testing.T, path string){
+		"missing": func(t *testing.T, p string) { os.Remove(p) },
+		"bitflip": func(t *testing.T, p string) {
+			b, _ := os.ReadFile(p)
+			for i := 100; i < len(b); i += 4096 {
+				b[i] ^= 0x40
+			}
+			os.WriteFile(p, b, 0o644)
+		},
+		"truncated": func(t *testing.T, p string) { os.Truncate(p, 200) },
+		"zeroed": func(t *testing.T, p string) {
+			fi, _ := os.Stat(p)
+			os.WriteFile(p, make([]byte, fi.Size()), 0o644)
+		},
+	}
+	for name, hurt := range damage {
+		t.Run(name, func(t *testing.T) {
+			e, o := open42(t)
+			mustBucket(t, e, "bkt")
+			data := payload(5, 5*o.BlockSize+77)
+			put(t, e, "bkt", "k", data)
+			for bad := 1; bad <= 3; bad++ {
+				hurt(t, shardFiles(t, o.Drives[bad-1])[0])
+				got, err := get(t, e, "bkt", "k", nil)
+				if bad <= o.ParityShards {
+					if err != nil || !bytes.Equal(got, data) {
+						t.Fatalf("%d damaged drives: err %v, equal %v", bad, err, bytes.Equal(got, data))
+					}
+					off := int64(o.BlockSize - 3)
+					rg, err := get(t, e, "bkt", "k", &GetOptions{Range: ByteRange(off, off+int64(o.BlockSize))})
+					if err != nil || !bytes.Equal(rg, data[off:off+int64(o.BlockSize)+1]) {
+						t.Fatalf("%d damaged drives, ranged read: %v", bad, err)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("%d damaged drives: err %v, want ErrCorrupt", bad, err)
+				}
+				if len(got) > 0 && !bytes.Equal(got, data[:len(got)]) {
+					t.Fatal("wrong bytes returned")
+				}
+			}
+		})
+	}
+}
+
+// TestWritesWithFailingDrives fails every write on some drives: up to m
+// the put succeeds and reads back; beyond, it fails and nothing shows.
+func TestWritesWithFailingDrives(t *testing.T) {
+	for failing := 1; failing <= 3; failing++ {
+		t.Run(fmt.Sprint(failing), func(t *testing.T) {
+			var armed atomic.Bool
+			ds := drives(t, 6)
+			inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if !armed.Load() || op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
+					return nil
+				}
+				for _, d := range ds[:failing] {
+					if strings.HasPrefix(op.Path, filepath.Join(d, "shards")) {
+						return errorfs.ErrInjected
+					}
+				}
+				return nil
+			})
+			o := &Options{Drives: ds, DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024,
+				FS: errorfs.Wrap(vfs.Default, inj)}
+			e := open(t, o)
+			defer e.Close()
+			mustBucket(t, e, "bkt")
+			data := payload(11, 3*o.BlockSize+1)
+			armed.Store(true)
+			_, err := e.PutObject(ctx, "bkt", "k", bytes.NewReader(data), nil)
+			if failing <= 2 {
+				if err != nil {
+					t.Fatalf("put with %d failing drives: %v", failing, err)
+				}
+				got, err := get(t, e, "bkt", "k", nil)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read back: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInsufficientDrives) {
+				t.Fatalf("put with %d failing drives: %v, want ErrInsufficientDrives", failing, err)
+			}
+			if _, err := e.HeadObject(ctx, "bkt", "k", nil); !errors.Is(err, ErrObjectNotFound) {
+				t.Fatalf("failed put is visible: %v", err)
+			}
+			armed.Store(false)
+			for _, d := range ds {
+				if n := len(shardFiles(t, d)); n != 0 {
+					t.Fatalf("failed put left %d shard files on %s", n, d)
+				}
+			}
+		})
+	}
+}
+
+func TestRebuildIndexFromDrives(t *testing.T) {
+	o := &Options{Drives: drives(t, 6), DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024}
+	e := open(t, o)
+	mustBucket(t, e, "bkt")
+	mustBucket(t, e, "empty")
+	want := map[string][]byte{}
+	for i := range 10 {
+		k := fmt.Sprintf("dir/k%d", i)
+		want[k] = payload(uint64(i), 5000+i*o.BlockSize/3)
+		_, err := e.PutObject(ctx, "bkt", k, bytes.NewReader(want[k]), &PutOptions{UserMetadata: map[string]string{"i": fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Overwrite one: the rebuild must pick the newest version.
+	want["dir/k3"] = payload(99, 7000)
+	put(t, e, "bkt", "dir/k3", want["dir/k3"])
+	e.Close()
+	for _, d := range o.Drives {
+		if err := os.RemoveAll(filepath.Join(d, "index")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = open(t, o)
+	defer e.Close()
+	for k, data := range want {
+		got, err := get(t, e, "bkt", k, nil)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s after rebuild: %v", k, err)
+		}
+		info, _ := e.HeadObject(ctx, "bkt", k, nil)
+		if info.ETag != md5hex(data) || (k != "dir/k3" && info.UserMetadata["i"] == "") {
+			t.Fatalf("%s: metadata lost: %+v", k, info)
+		}
+	}
+	if _, err := e.HeadBucket(ctx, "empty"); err != nil {
+		t.Fatalf("empty bucket lost in rebuild: %v", err)
+	}
+}
+
+// TestIndexReplicaLossKeepsInlineObjects deletes the index directory of m
+// drives: small objects living in the index survive through the replicas.
+func TestIndexReplicaLossKeepsInlineObjects(t *testing.T) {
+	o := &Options{Drives: drives(t, 6), DataShards: 4, ParityShards: 2}
+	e := open(t, o)
+	mustBucket(t, e, "bkt")
+	put(t, e, "bkt", "tiny", []byte("tiny object"))
+	e.Close()
+	for _, d := range o.Drives[:2] {
+		os.RemoveAll(d)
+	}
+	e = open(t, o)
+	defer e.Close()
+	got, err := get(t, e, "bkt", "tiny", nil)
+	if err != nil || string(got) != "tiny object" {
+		t.Fatalf("inline object lost with 2 of 6 drives: %q %v", got, err)
+	}
+}

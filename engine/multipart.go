@@ -1,0 +1,681 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cofferdb/coffer/engine/internal/chunkstore"
+	"github.com/cofferdb/coffer/engine/internal/index"
+)
+
+// Multipart limits S3 documents.
+const (
+	MaxParts    = 10000
+	MinPartSize = 5 << 20 // every part but the last
+)
+
+// MultipartOptions are the parameters of CreateMultipartUpload.
+type MultipartOptions struct {
+	Headers
+	UserMetadata map[string]string
+	// ChecksumAlgorithm is the additional checksum the parts carry, if any.
+	ChecksumAlgorithm string
+}
+
+// Upload describes an in-progress multipart upload.
+type Upload struct {
+	Bucket, Key, UploadID string
+	Initiated             time.Time
+	ChecksumAlgorithm     string
+}
+
+// PartOptions are the optional parameters of UploadPart.
+type PartOptions struct {
+	Size       int64 // as PutOptions.Size
+	ContentMD5 []byte
+	// Checksum is the part's additional checksum value (base64).
+	Checksum string
+	// Verify is called after the body was read and before the part is
+	// recorded, as PutOptions.Verify.
+	Verify func() error
+}
+
+// PartInfo describes an uploaded part.
+type PartInfo struct {
+	PartNumber int
+	ETag       string
+	Size       int64
+	ModTime    time.Time
+	Checksum   string
+}
+
+// CompletePart names one part of a CompleteMultipartUpload request.
+type CompletePart struct {
+	PartNumber int
+	ETag       string
+}
+
+// CompleteOptions are the optional parameters of CompleteMultipartUpload.
+type CompleteOptions struct {
+	// Conditions apply to the key being written, as for PutObject.
+	Conditions Conditions
+	// Checksum is the object's composite checksum, if the caller computed
+	// one from the parts' checksums.
+	Checksum Checksum
+}
+
+// newUploadID returns an id that sorts by creation time.
+func newUploadID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	id := newID()
+	copy(b[8:], id[:8])
+	return hex.EncodeToString(b[:])
+}
+
+func validUploadID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+// CreateMultipartUpload starts an upload and returns its id.
+func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, opts *MultipartOptions) (string, error) {
+	if opts == nil {
+		opts = &MultipartOptions{}
+	}
+	done, err := e.begin()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	rec, err := newRecord(key, opts.Headers, opts.UserMetadata)
+	if err != nil {
+		return "", err
+	}
+	rec.DataID = newID()
+	rec.ModTime = now().UnixNano()
+	rec.ChecksumAlgorithm = opts.ChecksumAlgorithm
+	id := newUploadID()
+	val := rec.Marshal(nil)
+	err = e.idx.Update(func(t *index.Txn) error {
+		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		} else if err != nil {
+			return err
+		}
+		t.Set(index.UploadKey(bucket, key, id), val)
+		return nil
+	})
+	return id, mapIndexErr(err)
+}
+
+// upload returns the record of an upload, or ErrNoSuchUpload.
+func (e *Engine) upload(bucket, key, uploadID string) (index.Object, error) {
+	var rec index.Object
+	if !validUploadID(uploadID) {
+		return rec, ErrNoSuchUpload
+	}
+	v, err := e.idx.Get(index.UploadKey(bucket, key, uploadID))
+	if errors.Is(err, index.ErrNotFound) {
+		if _, berr := e.bucket(bucket); berr != nil {
+			return rec, berr
+		}
+		return rec, ErrNoSuchUpload
+	}
+	if err != nil {
+		return rec, mapIndexErr(err)
+	}
+	if err := rec.Unmarshal(v); err != nil {
+		return rec, fmt.Errorf("%w: upload: %w", ErrCorrupt, err)
+	}
+	return rec, nil
+}
+
+// UploadPart stores one part. Uploading a part number again replaces it.
+func (e *Engine) UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, r io.Reader, opts *PartOptions) (PartInfo, error) {
+	if opts == nil {
+		opts = &PartOptions{}
+	}
+	done, err := e.begin()
+	if err != nil {
+		return PartInfo{}, err
+	}
+	defer done()
+	return e.uploadPart(ctx, bucket, key, uploadID, partNumber, r, opts)
+}
+
+func (e *Engine) uploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, r io.Reader, opts *PartOptions) (PartInfo, error) {
+	if partNumber < 1 || partNumber > MaxParts {
+		return PartInfo{}, ErrInvalidPartNumber
+	}
+	if opts.Size > MaxPutPartSize {
+		return PartInfo{}, ErrEntityTooLarge
+	}
+	if opts.ContentMD5 != nil && len(opts.ContentMD5) != md5.Size {
+		return PartInfo{}, fmt.Errorf("%w: Content-MD5 must be 16 bytes", ErrInvalidArgument)
+	}
+	if _, err := e.upload(bucket, key, uploadID); err != nil {
+		return PartInfo{}, err
+	}
+	p := index.Part{Number: partNumber, DataID: newID(), Checksum: opts.Checksum}
+	w, err := e.store.Create(chunkstore.ID(p.DataID))
+	if err != nil {
+		return PartInfo{}, e.storeErr(err)
+	}
+	sum := md5.New()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	n, err := e.stream(ctx, w, sum, *bp, 0, r, opts.Size)
+	if err == nil && opts.Size > 0 && n != opts.Size {
+		err = fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, n, opts.Size)
+	}
+	if err == nil && n > MaxPutPartSize {
+		err = ErrEntityTooLarge
+	}
+	digest := sum.Sum(nil)
+	if err == nil && opts.ContentMD5 != nil && !bytes.Equal(digest, opts.ContentMD5) {
+		err = ErrBadDigest
+	}
+	if err == nil && opts.Verify != nil {
+		err = opts.Verify()
+	}
+	if err != nil {
+		e.abort(w)
+		return PartInfo{}, err
+	}
+	p.Size, p.StoredSize = n, n
+	p.ETag = hex.EncodeToString(digest)
+	p.ModTime = now().UnixNano()
+	layout, _, err := w.Finish(encodePartTrailer(bucket, key, uploadID, &p))
+	if err != nil {
+		return PartInfo{}, e.storeErr(err)
+	}
+	p.Layout = layout.AppendBinary(nil)
+	val := p.Marshal(nil)
+	var old index.Part
+	var hadOld bool
+	err = e.idx.Update(func(t *index.Txn) error {
+		hadOld = false
+		if _, err := t.Get(index.UploadKey(bucket, key, uploadID)); errors.Is(err, index.ErrNotFound) {
+			return ErrNoSuchUpload
+		} else if err != nil {
+			return err
+		}
+		pk := index.PartKey(uploadID, partNumber)
+		if v, err := t.Get(pk); err == nil {
+			if old.Unmarshal(v) == nil {
+				hadOld = true
+				t.Set(index.GCKey(old.DataID), old.Layout)
+			}
+		}
+		t.Set(pk, val)
+		return nil
+	})
+	if err != nil {
+		e.removeData(chunkstore.ID(p.DataID), p.Layout)
+		return PartInfo{}, mapIndexErr(err)
+	}
+	if hadOld {
+		e.release <- release{id: chunkstore.ID(old.DataID), layout: old.Layout}
+	}
+	return partInfo(&p), nil
+}
+
+func partInfo(p *index.Part) PartInfo {
+	return PartInfo{PartNumber: p.Number, ETag: p.ETag, Size: p.Size, ModTime: time.Unix(0, p.ModTime).UTC(), Checksum: p.Checksum}
+}
+
+// UploadPartCopy stores a part copied from (a range of) an existing
+// object. Source conditions fail with ErrPreconditionFailed.
+func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, srcRange *Range, srcCond Conditions) (PartInfo, error) {
+	done, err := e.begin()
+	if err != nil {
+		return PartInfo{}, err
+	}
+	defer done()
+	if _, err := e.upload(bucket, key, uploadID); err != nil {
+		return PartInfo{}, err
+	}
+	src, err := e.get(srcBucket, srcKey, &GetOptions{Range: srcRange, Conditions: srcCond})
+	if errors.Is(err, ErrNotModified) {
+		err = ErrPreconditionFailed
+	}
+	if err != nil {
+		return PartInfo{}, err
+	}
+	defer src.Close()
+	return e.uploadPart(ctx, bucket, key, uploadID, partNumber, src, &PartOptions{Size: src.Length})
+}
+
+// CompleteMultipartUpload assembles the named parts, in ascending order,
+// into the object. No data is copied: the object refers to the parts'
+// streams, and the switch from upload to object is one index commit.
+// Parts uploaded but not named are released.
+func (e *Engine) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletePart, opts *CompleteOptions) (ObjectInfo, error) {
+	if opts == nil {
+		opts = &CompleteOptions{}
+	}
+	done, err := e.begin()
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer done()
+	if len(parts) == 0 {
+		return ObjectInfo{}, fmt.Errorf("%w: no parts", ErrInvalidArgument)
+	}
+	up, err := e.upload(bucket, key, uploadID)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	// Assemble the record from the committed parts; the commit below checks
+	// that nothing changed meanwhile.
+	rec, err := e.assemble(uploadID, &up, parts)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if opts.Checksum.Value != "" {
+		rec.ChecksumAlgorithm, rec.ChecksumValue = opts.Checksum.Algorithm, opts.Checksum.Value
+	}
+	// A zero-length stream whose self-description is the whole record: it
+	// lets an index rebuilt from the drives find the object and its parts.
+	w, err := e.store.Create(chunkstore.ID(rec.DataID))
+	if err != nil {
+		return ObjectInfo{}, e.storeErr(err)
+	}
+	layout, _, err := w.Finish(encodeTrailer(bucket, key, &rec))
+	if err != nil {
+		return ObjectInfo{}, e.storeErr(err)
+	}
+	rec.Layout = layout.AppendBinary(nil)
+	val := rec.Marshal(nil)
+	var released []release
+	err = e.idx.Update(func(t *index.Txn) error {
+		released = released[:0]
+		if _, err := t.Get(index.UploadKey(bucket, key, uploadID)); errors.Is(err, index.ErrNotFound) {
+			return ErrNoSuchUpload
+		} else if err != nil {
+			return err
+		}
+		used := map[[16]byte]bool{}
+		for _, p := range rec.Parts {
+			v, err := t.Get(index.PartKey(uploadID, p.Number))
+			var cur index.Part
+			if err != nil || cur.Unmarshal(v) != nil || cur.DataID != p.DataID {
+				return ErrInvalidPart // replaced or gone since assembly
+			}
+			used[p.DataID] = true
+		}
+		okey := index.ObjectKey(bucket, key)
+		var old index.Object
+		v, err := t.Get(okey)
+		var cur *index.Object
+		if err == nil {
+			if err := old.Unmarshal(v); err != nil {
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			cur = &old
+		} else if !errors.Is(err, index.ErrNotFound) {
+			return err
+		}
+		if err := writeConditions(opts.Conditions, cur); err != nil {
+			return err
+		}
+		err = t.Scan(index.PartPrefix(uploadID), func(k, v []byte) error {
+			t.Delete(k)
+			var p index.Part
+			if p.Unmarshal(v) == nil && !used[p.DataID] {
+				released = append(released, release{id: chunkstore.ID(p.DataID), layout: p.Layout})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if cur != nil {
+			released = append(released, streams(cur)...)
+		}
+		for _, r := range released {
+			t.Set(index.GCKey(r.id), r.layout)
+		}
+		t.Delete(index.UploadKey(bucket, key, uploadID))
+		t.Set(okey, val)
+		return nil
+	})
+	if err != nil {
+		e.removeData(chunkstore.ID(rec.DataID), rec.Layout)
+		return ObjectInfo{}, mapIndexErr(err)
+	}
+	for _, r := range released {
+		e.release <- r
+	}
+	return recordInfo(bucket, key, &rec), nil
+}
+
+// assemble builds the object record of a completed upload from its
+// committed parts.
+func (e *Engine) assemble(uploadID string, up *index.Object, parts []CompletePart) (index.Object, error) {
+	rec := *up
+	rec.DataID = newID()
+	rec.ModTime = now().UnixNano()
+	rec.Parts = make([]index.Part, 0, len(parts))
+	etags := make([]byte, 0, len(parts)*md5.Size)
+	for i, cp := range parts {
+		if cp.PartNumber < 1 || cp.PartNumber > MaxParts {
+			return rec, ErrInvalidPart
+		}
+		if i > 0 && cp.PartNumber <= parts[i-1].PartNumber {
+			return rec, ErrInvalidPartOrder
+		}
+		v, err := e.idx.Get(index.PartKey(uploadID, cp.PartNumber))
+		if errors.Is(err, index.ErrNotFound) {
+			return rec, ErrInvalidPart
+		} else if err != nil {
+			return rec, mapIndexErr(err)
+		}
+		var p index.Part
+		if err := p.Unmarshal(v); err != nil {
+			return rec, fmt.Errorf("%w: part: %w", ErrCorrupt, err)
+		}
+		if strings.Trim(cp.ETag, `"`) != p.ETag {
+			return rec, ErrInvalidPart
+		}
+		raw, err := hex.DecodeString(p.ETag)
+		if err != nil {
+			return rec, fmt.Errorf("%w: part etag", ErrCorrupt)
+		}
+		etags = append(etags, raw...)
+		rec.Parts = append(rec.Parts, p)
+		rec.Size += p.Size
+		rec.StoredSize += p.StoredSize
+	}
+	for _, p := range rec.Parts[:len(rec.Parts)-1] {
+		if p.Size < e.minPartSize {
+			return rec, ErrEntityTooSmall
+		}
+	}
+	if rec.Size > MaxObjectSize {
+		return rec, ErrEntityTooLarge
+	}
+	sum := md5.Sum(etags)
+	rec.ETag = fmt.Sprintf("%s-%d", hex.EncodeToString(sum[:]), len(rec.Parts))
+	return rec, nil
+}
+
+// streams lists every stored stream of an object record, for release.
+func streams(rec *index.Object) []release {
+	var out []release
+	if rec.Layout != nil {
+		out = append(out, release{id: chunkstore.ID(rec.DataID), layout: rec.Layout})
+	}
+	for _, p := range rec.Parts {
+		out = append(out, release{id: chunkstore.ID(p.DataID), layout: p.Layout})
+	}
+	return out
+}
+
+// AbortMultipartUpload discards an upload and releases its parts.
+func (e *Engine) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if !validUploadID(uploadID) {
+		return ErrNoSuchUpload
+	}
+	return e.abortUpload(bucket, key, uploadID)
+}
+
+func (e *Engine) abortUpload(bucket, key, uploadID string) error {
+	var released []release
+	err := e.idx.Update(func(t *index.Txn) error {
+		released = released[:0]
+		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		}
+		if _, err := t.Get(index.UploadKey(bucket, key, uploadID)); errors.Is(err, index.ErrNotFound) {
+			return ErrNoSuchUpload
+		} else if err != nil {
+			return err
+		}
+		err := t.Scan(index.PartPrefix(uploadID), func(k, v []byte) error {
+			t.Delete(k)
+			var p index.Part
+			if p.Unmarshal(v) == nil {
+				released = append(released, release{id: chunkstore.ID(p.DataID), layout: p.Layout})
+				t.Set(index.GCKey(p.DataID), p.Layout)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		t.Delete(index.UploadKey(bucket, key, uploadID))
+		return nil
+	})
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	for _, r := range released {
+		e.release <- r
+	}
+	return nil
+}
+
+// ListPartsOptions page through ListParts.
+type ListPartsOptions struct {
+	PartNumberMarker int // list parts after this number
+	MaxParts         int // zero or less: 1000
+}
+
+// ListPartsResult is one page of ListParts.
+type ListPartsResult struct {
+	Upload               Upload
+	Parts                []PartInfo
+	IsTruncated          bool
+	NextPartNumberMarker int
+}
+
+// ListParts lists the parts of an upload in part number order.
+func (e *Engine) ListParts(ctx context.Context, bucket, key, uploadID string, opts ListPartsOptions) (ListPartsResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return ListPartsResult{}, err
+	}
+	defer done()
+	up, err := e.upload(bucket, key, uploadID)
+	if err != nil {
+		return ListPartsResult{}, err
+	}
+	res := ListPartsResult{Upload: Upload{Bucket: bucket, Key: key, UploadID: uploadID,
+		Initiated: time.Unix(0, up.ModTime).UTC(), ChecksumAlgorithm: up.ChecksumAlgorithm}}
+	maxParts := opts.MaxParts
+	if maxParts <= 0 {
+		maxParts = 1000
+	}
+	prefix := index.PartPrefix(uploadID)
+	it, err := e.idx.NewIter(prefix, index.PrefixEnd(prefix))
+	if err != nil {
+		return res, mapIndexErr(err)
+	}
+	defer it.Close()
+	for ok := it.SeekGE(index.PartKey(uploadID, opts.PartNumberMarker+1)); ok; ok = it.Next() {
+		if len(res.Parts) == maxParts {
+			res.IsTruncated = true
+			break
+		}
+		var p index.Part
+		if err := p.Unmarshal(it.Value()); err != nil {
+			return res, fmt.Errorf("%w: part: %w", ErrCorrupt, err)
+		}
+		res.Parts = append(res.Parts, partInfo(&p))
+		res.NextPartNumberMarker = p.Number
+	}
+	return res, mapIndexErr(it.Error())
+}
+
+// ListUploadsOptions page through ListMultipartUploads.
+type ListUploadsOptions struct {
+	Prefix, Delimiter string
+	// KeyMarker and UploadIDMarker: list uploads after this key (and,
+	// for that key, after this upload id), as S3.
+	KeyMarker, UploadIDMarker string
+	MaxUploads                int // zero or less: 1000
+}
+
+// ListUploadsResult is one page of ListMultipartUploads.
+type ListUploadsResult struct {
+	Uploads            []Upload
+	CommonPrefixes     []string
+	IsTruncated        bool
+	NextKeyMarker      string
+	NextUploadIDMarker string
+}
+
+// ListMultipartUploads lists in-progress uploads in key order, then upload
+// creation order.
+func (e *Engine) ListMultipartUploads(ctx context.Context, bucket string, opts ListUploadsOptions) (ListUploadsResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return ListUploadsResult{}, err
+	}
+	defer done()
+	if _, err := e.bucket(bucket); err != nil {
+		return ListUploadsResult{}, err
+	}
+	maxUploads := opts.MaxUploads
+	if maxUploads <= 0 {
+		maxUploads = 1000
+	}
+	lower := index.UploadPrefix(bucket, opts.Prefix)
+	it, err := e.idx.NewIter(lower, index.PrefixEnd(lower))
+	if err != nil {
+		return ListUploadsResult{}, mapIndexErr(err)
+	}
+	defer it.Close()
+	var res ListUploadsResult
+	seek := lower
+	if opts.KeyMarker != "" {
+		if opts.UploadIDMarker != "" {
+			seek = append(index.UploadKey(bucket, opts.KeyMarker, opts.UploadIDMarker), 0)
+		} else {
+			// After every upload of KeyMarker.
+			seek = index.PrefixEnd(append(index.UploadPrefix(bucket, opts.KeyMarker), 0))
+		}
+	}
+	count := 0
+	for ok := it.SeekGE(seek); ok; {
+		key, id, err := index.SplitUploadKey(bucket, it.Key())
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if count == maxUploads {
+			res.IsTruncated = true
+			break
+		}
+		if opts.Delimiter != "" {
+			rest := key[len(opts.Prefix):]
+			if i := strings.Index(rest, opts.Delimiter); i >= 0 {
+				cp := key[:len(opts.Prefix)+i+len(opts.Delimiter)]
+				if cp > opts.KeyMarker {
+					res.CommonPrefixes = append(res.CommonPrefixes, cp)
+					res.NextKeyMarker, res.NextUploadIDMarker = cp, ""
+					count++
+				}
+				end := index.PrefixEnd(index.UploadPrefix(bucket, cp))
+				if end == nil {
+					break
+				}
+				ok = it.SeekGE(end)
+				continue
+			}
+		}
+		var rec index.Object
+		if err := rec.Unmarshal(it.Value()); err != nil {
+			return res, fmt.Errorf("%w: upload: %w", ErrCorrupt, err)
+		}
+		res.Uploads = append(res.Uploads, Upload{Bucket: bucket, Key: key, UploadID: id,
+			Initiated: time.Unix(0, rec.ModTime).UTC(), ChecksumAlgorithm: rec.ChecksumAlgorithm})
+		res.NextKeyMarker, res.NextUploadIDMarker = key, id
+		count++
+		ok = it.Next()
+	}
+	if !res.IsTruncated {
+		res.NextKeyMarker, res.NextUploadIDMarker = "", ""
+	}
+	return res, mapIndexErr(it.Error())
+}
+
+// encodePartTrailer is the self-description of a part's shard files.
+func encodePartTrailer(bucket, key, uploadID string, p *index.Part) []byte {
+	b := []byte{trailerPart}
+	for _, s := range []string{bucket, key, uploadID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return p.Marshal(b)
+}
+
+// ReclaimUploads aborts every multipart upload started before cutoff and
+// releases its parts. The engine runs it hourly with Options.UploadExpiry;
+// it returns how many uploads it aborted.
+func (e *Engine) ReclaimUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	done, err := e.begin()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return e.reclaimUploads(ctx, cutoff)
+}
+
+func (e *Engine) reclaimUploads(ctx context.Context, cutoff time.Time) (int, error) {
+	lower := []byte{'u'}
+	it, err := e.idx.NewIter(lower, index.PrefixEnd(lower))
+	if err != nil {
+		return 0, mapIndexErr(err)
+	}
+	type stale struct{ bucket, key, id string }
+	var old []stale
+	for ok := it.First(); ok; ok = it.Next() {
+		var rec index.Object
+		if rec.Unmarshal(it.Value()) != nil || rec.ModTime >= cutoff.UnixNano() {
+			continue
+		}
+		k := it.Key()[1:]
+		slash := bytes.IndexByte(k, '/')
+		if slash < 0 {
+			continue
+		}
+		bucket := string(k[:slash])
+		key, id, err := index.SplitUploadKey(bucket, it.Key())
+		if err == nil {
+			old = append(old, stale{bucket, key, id})
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, mapIndexErr(err)
+	}
+	n := 0
+	for _, s := range old {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if err := e.abortUpload(s.bucket, s.key, s.id); err == nil {
+			n++
+		} else if !errors.Is(err, ErrNoSuchUpload) {
+			return n, err
+		}
+	}
+	return n, nil
+}
