@@ -70,9 +70,17 @@ func Open(dir string, opts *Options) (*Engine, error) {
 
 		minPartSize: MinPartSize,
 	}
-	for _, d := range o.Drives {
-		if err := o.FS.MkdirAll(d, 0o755); err != nil {
-			e.log.Warn("drive unavailable at open", "drive", d, "err", err)
+	sync := o.Sync == SyncDurable
+	for i, d := range o.Drives {
+		dirs := []string{d, filepath.Join(d, bucketDir)}
+		if i < indexReplicas(o) {
+			dirs = append(dirs, filepath.Join(d, indexDir))
+		}
+		for _, dir := range dirs {
+			if err := mkdirAllSync(o.FS, dir, sync); err != nil {
+				e.log.Warn("drive unavailable at open", "drive", d, "err", err)
+				break
+			}
 		}
 	}
 	store, err := chunkstore.Open(chunkstore.Options{
@@ -88,8 +96,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: open shard store: %w", err)
 	}
 	e.store = store
-	replicas := min(max(o.ParityShards+1, 2), len(o.Drives))
-	dirs := make([]string, replicas)
+	dirs := make([]string, indexReplicas(o))
 	for i := range dirs {
 		dirs[i] = filepath.Join(o.Drives[i], indexDir)
 	}
@@ -108,6 +115,13 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	go e.sweeper()
 	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
 	return e, nil
+}
+
+// indexReplicas is how many drives hold a replica of the index: enough
+// that losing ParityShards drives leaves one, and two where there are two
+// drives.
+func indexReplicas(o *Options) int {
+	return min(max(o.ParityShards+1, 2), len(o.Drives))
 }
 
 // recover runs at Open before any operation.

@@ -9,7 +9,7 @@ import (
 // writeFileSync writes dir/name through a temporary file and a rename, and
 // with sync set makes the file and the directory entry durable.
 func writeFileSync(fs vfs.FS, dir, name string, data []byte, sync bool) error {
-	if err := fs.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAllSync(fs, dir, sync); err != nil {
 		return err
 	}
 	tmp := filepath.Join(dir, "."+name+".tmp")
@@ -35,6 +35,37 @@ func writeFileSync(fs vfs.FS, dir, name string, data []byte, sync bool) error {
 		return nil
 	}
 	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mkdirAllSync creates dir and any missing parents; with sync set it
+// fsyncs the parent of every directory it created, so the new entries
+// survive a crash.
+func mkdirAllSync(fs vfs.FS, dir string, sync bool) error {
+	dir = filepath.Clean(dir)
+	if _, err := fs.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllSync(fs, parent, sync); err != nil {
+			return err
+		}
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if !sync {
+		return nil
+	}
+	d, err := fs.OpenDir(parent)
 	if err != nil {
 		return err
 	}

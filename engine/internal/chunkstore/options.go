@@ -1,0 +1,120 @@
+package chunkstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cofferdb/coffer/erasure"
+)
+
+const (
+	// MaxDrives bounds Options.Drives and the drive indexes in a Layout.
+	MaxDrives = 1024
+
+	// MaxTrailerSize bounds the trailer stored with a stream.
+	MaxTrailerSize = 1 << 20
+
+	// DefaultBlockSize is the stripe size used when Options.BlockSize is 0.
+	DefaultBlockSize = erasure.DefaultBlockSize
+)
+
+// Options configures a Store. FS, Drives and DataShards are required; the
+// zero value of every other field is a sensible default.
+type Options struct {
+	// FS is the file system all shard files live on (vfs.Default for the
+	// OS). Required.
+	FS vfs.FS
+
+	// Drives are the drive root directories. Their order is stable: a
+	// Layout refers to drives by index into this slice, so drives may be
+	// appended but never reordered or removed while layouts refer to them.
+	// Shards live under <drive>/shards/.
+	Drives []string
+
+	// DataShards is k, the number of data shards per stream (>= 1).
+	DataShards int
+
+	// ParityShards is m, the number of parity shards per stream (>= 0);
+	// k+m must not exceed len(Drives) or erasure.MaxShards.
+	ParityShards int
+
+	// BlockSize is the number of stream bytes per stripe; 0 means
+	// DefaultBlockSize (1 MiB). At most erasure.MaxBlockSize.
+	BlockSize int
+
+	// NoSync skips every fsync. For benchmarks and tests only: a crash may
+	// then lose acknowledged streams.
+	NoSync bool
+
+	// Logger receives warnings about offline drives and dropped or damaged
+	// shards. Nil discards them. Secrets never reach it: this package sees
+	// only ids and shard bytes.
+	Logger *slog.Logger
+
+	// OnDamage, if set, is called when a shard is found missing or corrupt
+	// during a read, or was dropped by a write that still reached its
+	// quorum, so the owner can heal it. It is called at most once per shard
+	// per read or write, from helper goroutines or the caller's goroutine,
+	// possibly concurrently, and must not block for long.
+	OnDamage func(id ID, shard, drive int, err error)
+}
+
+// Validate reports every problem with o at once (joined), each wrapping
+// ErrInvalidOptions. It does not touch the file system.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOptions}, args...)...))
+	}
+	if o.FS == nil {
+		bad("FS is required")
+	}
+	if len(o.Drives) == 0 {
+		bad("at least one drive is required")
+	}
+	if len(o.Drives) > MaxDrives {
+		bad("%d drives, at most %d", len(o.Drives), MaxDrives)
+	}
+	seen := make(map[string]int, len(o.Drives))
+	for i, d := range o.Drives {
+		if d == "" {
+			bad("drive %d has an empty path", i)
+			continue
+		}
+		if j, dup := seen[d]; dup {
+			bad("drives %d and %d are both %q", j, i, d)
+		}
+		seen[d] = i
+	}
+	if o.DataShards < 1 {
+		bad("DataShards is %d, must be at least 1", o.DataShards)
+	}
+	if o.ParityShards < 0 {
+		bad("ParityShards is %d, must not be negative", o.ParityShards)
+	}
+	if total := o.DataShards + o.ParityShards; o.DataShards >= 1 && o.ParityShards >= 0 {
+		if total > len(o.Drives) {
+			bad("%d+%d shards need %d drives, have %d", o.DataShards, o.ParityShards, total, len(o.Drives))
+		}
+		if total > erasure.MaxShards {
+			bad("%d+%d shards, at most %d in total", o.DataShards, o.ParityShards, erasure.MaxShards)
+		}
+	}
+	if o.BlockSize < 0 || o.BlockSize > erasure.MaxBlockSize {
+		bad("BlockSize is %d, must be 0 (default) or 1..%d", o.BlockSize, erasure.MaxBlockSize)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with zero fields replaced by their defaults.
+func (o Options) withDefaults() Options {
+	if o.BlockSize == 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,468 @@
+package chunkstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cofferdb/coffer/erasure"
+)
+
+// bytesPerSync is how much a shard writer writes between asking the kernel
+// to start writeback (sync_file_range), so Finish's fsync has little left to
+// do and dirty pages do not pile up.
+const bytesPerSync = 4 << 20
+
+type writerState uint8
+
+const (
+	writerOpen writerState = iota
+	writerDone             // finished or aborted
+)
+
+// Writer writes one stream's shards as the stream arrives. Create one with
+// Store.Create, write the stream with Write or ReadFrom, then call Finish to
+// make it durable, or Abort to throw it away. Either Finish or Abort must be
+// called, or helper goroutines and buffers leak. A Writer is not safe for
+// concurrent use.
+//
+// Write and ReadFrom only copy into a stripe buffer; full stripes go to a
+// helper goroutine that encodes them and to one goroutine per shard that
+// checksums and writes its block, while the caller fills the next stripe.
+type Writer struct {
+	s      *Store
+	id     ID
+	ce     *codecEntry
+	c      *erasure.Codec
+	layout Layout
+	quorum int // shards that must succeed
+
+	files []*shardWriter
+
+	// Caller side.
+	state   writerState
+	cur     *stripeBuf
+	fill    int
+	size    int64
+	stripes uint64
+	bufs    int // stripe buffers taken from the pool
+	started bool
+
+	// Pipeline.
+	work    chan *stripeBuf // caller -> encoder
+	free    chan *stripeBuf // last shard writer -> caller
+	wg      sync.WaitGroup
+	failed  atomic.Int32 // shards that failed so far
+	aborted atomic.Bool
+
+	// Set by Finish before closing work; read by shard writers after.
+	finishing bool
+	trailer   []byte
+
+	mu   sync.Mutex
+	errs []error // *ShardError of failed shards
+}
+
+// shardWriter writes one shard file. Its fields belong to its goroutine
+// until Writer.wg is done.
+type shardWriter struct {
+	w            *Writer
+	shard, drive int
+	path         string
+	f            vfs.File
+	ch           chan *stripeBuf
+	created      bool
+	failed       bool
+	err          error
+	written      int64
+	syncedTo     int64
+	sum          [erasure.ChecksumSize]byte
+	hdr          [headerSize]byte
+}
+
+// Create starts writing a new stream with the store's layout and returns its
+// Writer. It places the shards on drives (see the package documentation)
+// but creates no file until the first stripe is handed off or Finish is
+// called, so Create itself does no I/O.
+func (s *Store) Create(id ID) (*Writer, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	k, m, bs := s.opts.DataShards, s.opts.ParityShards, s.opts.BlockSize
+	ce, err := s.codec(k, m, bs)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		s:      s,
+		id:     id,
+		ce:     ce,
+		c:      ce.c,
+		layout: Layout{DataShards: k, ParityShards: m, BlockSize: bs, Drives: s.place(id, k, m)},
+		quorum: k, // any k shards rebuild the stream; with m == 0 that is all of them
+	}
+	w.files = make([]*shardWriter, k+m)
+	for i, d := range w.layout.Drives {
+		w.files[i] = &shardWriter{w: w, shard: i, drive: d, path: s.shardPath(d, id, i)}
+	}
+	return w, nil
+}
+
+// Write copies p into the stream. It blocks only when both stripe buffers
+// are in flight. It returns an error wrapping ErrWriteQuorum as soon as too
+// many shards have failed for Finish to succeed, and ErrClosed after Finish
+// or Abort.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.state != writerOpen {
+		return 0, ErrClosed
+	}
+	if err := w.quorumErr(); err != nil {
+		return 0, err
+	}
+	bs := w.c.BlockSize()
+	done := 0
+	for len(p) > 0 {
+		if w.cur == nil {
+			w.acquire()
+		}
+		n := copy(w.cur.data[w.fill:bs], p)
+		w.fill += n
+		w.size += int64(n)
+		done += n
+		p = p[n:]
+		if w.fill == bs {
+			w.flush()
+			if err := w.quorumErr(); err != nil {
+				return done, err
+			}
+		}
+	}
+	return done, nil
+}
+
+// ReadFrom reads r to EOF straight into the stripe buffers, saving the copy
+// Write makes. It returns the number of bytes read; errors are r's own or
+// as for Write.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.state != writerOpen {
+		return 0, ErrClosed
+	}
+	if err := w.quorumErr(); err != nil {
+		return 0, err
+	}
+	bs := w.c.BlockSize()
+	var total int64
+	for {
+		if w.cur == nil {
+			w.acquire()
+		}
+		n, err := r.Read(w.cur.data[w.fill:bs])
+		if n < 0 || n > bs-w.fill {
+			return total, fmt.Errorf("chunkstore: reader returned invalid count %d", n)
+		}
+		w.fill += n
+		w.size += int64(n)
+		total += int64(n)
+		if w.fill == bs {
+			w.flush()
+			if qerr := w.quorumErr(); qerr != nil {
+				return total, qerr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// acquire makes w.cur an empty stripe buffer: a fresh one from the pool for
+// the first two, afterwards the next one the shard writers release.
+func (w *Writer) acquire() {
+	if w.bufs < 2 {
+		w.bufs++
+		w.cur = w.ce.bufs.get()
+		return
+	}
+	w.cur = <-w.free
+}
+
+// flush hands the current stripe to the encoder.
+func (w *Writer) flush() {
+	w.start()
+	b := w.cur
+	b.n = w.fill
+	b.index = w.stripes
+	b.err = nil
+	w.stripes++
+	w.cur, w.fill = nil, 0
+	w.work <- b
+}
+
+// start launches the encoder and shard writer goroutines once.
+func (w *Writer) start() {
+	if w.started {
+		return
+	}
+	w.started = true
+	w.work = make(chan *stripeBuf, 2)
+	w.free = make(chan *stripeBuf, 2)
+	w.wg.Add(1 + len(w.files))
+	for _, sw := range w.files {
+		sw.ch = make(chan *stripeBuf, 2)
+		go sw.run()
+	}
+	go w.encodeLoop()
+}
+
+// encodeLoop encodes each stripe and hands it to every shard writer.
+func (w *Writer) encodeLoop() {
+	defer w.wg.Done()
+	for b := range w.work {
+		if !w.aborted.Load() {
+			copy(b.shards[w.c.DataShards():], b.parity) // full-capacity parity buffers
+			b.err = w.c.Encode(b.data[:b.n], b.shards)
+		}
+		b.pending.Store(int32(len(w.files)))
+		for _, sw := range w.files {
+			sw.ch <- b
+		}
+	}
+	for _, sw := range w.files {
+		close(sw.ch)
+	}
+}
+
+// quorumErr reports whether too many shards failed for the write to succeed.
+func (w *Writer) quorumErr() error {
+	failed := int(w.failed.Load())
+	if failed <= len(w.files)-w.quorum {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Errorf("%w: %d of %d shards failed, %d needed: %w",
+		ErrWriteQuorum, failed, len(w.files), w.quorum, errors.Join(w.errs...))
+}
+
+// Finish writes the last partial stripe and trailer (opaque bytes, at most
+// MaxTrailerSize, stored in every shard file's footer), syncs every shard
+// file and its directory (unless NoSync), closes them, and returns the final
+// layout and the stream size. The trailer is read during the call only.
+//
+// Finish succeeds if at least k shards were written and synced; shards whose
+// drive failed are dropped (their files removed best-effort), logged and
+// reported to Options.OnDamage, and the layout still names their drives so
+// reads reconstruct them. With fewer, Finish removes every file and returns
+// an error wrapping ErrWriteQuorum and the per-shard errors. A trailer that
+// is too large gives ErrTrailerTooLarge and leaves the Writer open. After
+// Finish returns (with or without error, except ErrTrailerTooLarge) the
+// Writer is done; a later Abort is a no-op.
+func (w *Writer) Finish(trailer []byte) (Layout, int64, error) {
+	if w.state != writerOpen {
+		return Layout{}, 0, ErrClosed
+	}
+	if len(trailer) > MaxTrailerSize {
+		return Layout{}, 0, fmt.Errorf("%w: %d bytes, at most %d", ErrTrailerTooLarge, len(trailer), MaxTrailerSize)
+	}
+	if err := w.quorumErr(); err != nil {
+		w.abort()
+		return Layout{}, 0, err
+	}
+	if w.fill > 0 {
+		w.flush()
+	}
+	w.start()
+	w.trailer = trailer
+	w.finishing = true
+	close(w.work)
+	w.wg.Wait()
+	w.done()
+
+	var dropped []*shardWriter
+	for _, sw := range w.files {
+		if sw.failed {
+			dropped = append(dropped, sw)
+		}
+	}
+	if len(w.files)-len(dropped) < w.quorum {
+		for _, sw := range w.files {
+			sw.discard()
+		}
+		return Layout{}, 0, fmt.Errorf("%w: %d of %d shards written, %d needed: %w",
+			ErrWriteQuorum, len(w.files)-len(dropped), len(w.files), w.quorum, errors.Join(w.errs...))
+	}
+	for _, sw := range dropped {
+		w.s.damage(w.id, sw.shard, sw.drive, sw.err)
+	}
+	return w.layout, w.size, nil
+}
+
+// Abort stops the write and removes every shard file created so far. It is
+// safe after a failed Write, and a no-op after Finish or a previous Abort,
+// so it may be deferred. It returns the errors of removals that failed.
+func (w *Writer) Abort() error {
+	if w.state != writerOpen {
+		return nil
+	}
+	return w.abort()
+}
+
+func (w *Writer) abort() error {
+	w.aborted.Store(true)
+	if w.started {
+		close(w.work)
+		w.wg.Wait()
+	}
+	w.done()
+	var errs []error
+	for _, sw := range w.files {
+		if err := sw.discard(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// done marks the writer finished and returns its stripe buffers to the
+// pool. The pipeline must have stopped.
+func (w *Writer) done() {
+	w.state = writerDone
+	if w.cur != nil {
+		w.bufs--
+		w.ce.bufs.put(w.cur)
+		w.cur = nil
+	}
+	for ; w.bufs > 0; w.bufs-- {
+		w.ce.bufs.put(<-w.free)
+	}
+}
+
+// run is the goroutine of one shard: create the file, write every stripe's
+// block, then finish (footer, sync, close, directory sync) or discard.
+func (sw *shardWriter) run() {
+	w := sw.w
+	defer w.wg.Done()
+	if !w.aborted.Load() {
+		sw.open()
+	}
+	for b := range sw.ch {
+		if !sw.failed && !w.aborted.Load() {
+			if b.err != nil {
+				sw.fail(b.err)
+			} else {
+				sw.writeBlock(b)
+			}
+		}
+		if b.pending.Add(-1) == 0 {
+			w.free <- b
+		}
+	}
+	if w.aborted.Load() || !w.finishing {
+		sw.discard()
+		return
+	}
+	if !sw.failed {
+		sw.finish()
+	}
+}
+
+func (sw *shardWriter) open() {
+	w := sw.w
+	f, err := w.s.fs.Create(sw.path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		sw.fail(err)
+		return
+	}
+	sw.f, sw.created = f, true
+	h := header{k: w.layout.DataShards, m: w.layout.ParityShards, shard: sw.shard, blockSize: w.layout.BlockSize, id: w.id}
+	h.encode(&sw.hdr)
+	if _, err := f.Write(sw.hdr[:]); err != nil {
+		sw.fail(err)
+		return
+	}
+	sw.written = headerSize
+}
+
+func (sw *shardWriter) writeBlock(b *stripeBuf) {
+	block := b.shards[sw.shard]
+	sum := erasure.Checksum(sw.w.id, sw.shard, b.index, block)
+	sw.sum = [erasure.ChecksumSize]byte{byte(sum), byte(sum >> 8), byte(sum >> 16), byte(sum >> 24)}
+	if _, err := sw.f.Write(block); err != nil {
+		sw.fail(err)
+		return
+	}
+	if _, err := sw.f.Write(sw.sum[:]); err != nil {
+		sw.fail(err)
+		return
+	}
+	sw.written += int64(len(block) + erasure.ChecksumSize)
+	if !sw.w.s.opts.NoSync && sw.written-sw.syncedTo >= bytesPerSync {
+		if _, err := sw.f.SyncTo(sw.written); err != nil {
+			sw.fail(err)
+			return
+		}
+		sw.syncedTo = sw.written
+	}
+}
+
+func (sw *shardWriter) finish() {
+	w := sw.w
+	ft := appendFooter(make([]byte, 0, len(w.trailer)+maxLayoutLen+tailSize), w.id, sw.shard, w.trailer, w.layout, w.size)
+	if _, err := sw.f.Write(ft); err != nil {
+		sw.fail(err)
+		return
+	}
+	if !w.s.opts.NoSync {
+		if err := sw.f.Sync(); err != nil {
+			sw.fail(err)
+			return
+		}
+	}
+	err := sw.f.Close()
+	sw.f = nil
+	if err != nil {
+		sw.fail(err)
+		return
+	}
+	if !w.s.opts.NoSync {
+		if err := w.s.syncDir(w.s.fanoutDir(sw.drive, w.id)); err != nil {
+			sw.fail(err)
+		}
+	}
+}
+
+// fail drops the shard: it records err, closes and removes the file
+// best-effort, and counts the failure.
+func (sw *shardWriter) fail(err error) {
+	w := sw.w
+	se := &ShardError{Drive: sw.drive, Shard: sw.shard, Err: err}
+	sw.failed, sw.err = true, se
+	w.s.log.Warn("chunkstore: dropping shard", "id", w.id.String(), "shard", sw.shard, "drive", sw.drive, "err", err)
+	sw.discard()
+	w.mu.Lock()
+	w.errs = append(w.errs, se)
+	w.mu.Unlock()
+	w.failed.Add(1)
+}
+
+// discard closes and removes the shard file if it exists. Idempotent.
+func (sw *shardWriter) discard() error {
+	if sw.f != nil {
+		_ = sw.f.Close()
+		sw.f = nil
+	}
+	if !sw.created {
+		return nil
+	}
+	sw.created = false
+	if err := sw.w.s.fs.Remove(sw.path); err != nil && !isNotExist(err) {
+		return &ShardError{Drive: sw.drive, Shard: sw.shard, Err: err}
+	}
+	return nil
+}
