@@ -72,7 +72,7 @@ func TestCrashAtEveryOperation(t *testing.T) {
 	startUpload := func(t *testing.T, e *Engine) {
 		e.minPartSize = 16 << 10
 		var err error
-		if uploadID, err = e.CreateMultipartUpload(ctx, "bkt", "target", nil); err != nil {
+		if uploadID, err = createUpload(e, "target", nil); err != nil {
 			t.Fatal(err)
 		}
 		parts = nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
+	"github.com/cofferdb/coffer/erasure"
 )
 
 // Engine is an open store. It is safe for concurrent use by many
@@ -34,6 +35,7 @@ type Engine struct {
 	// dirty is set when cleaning up after a failed write did not finish;
 	// a store closed dirty collects orphans at its next Open.
 	dirty atomic.Bool
+	keys  *keyring
 	// minPartSize is MinPartSize; tests lower it.
 	minPartSize int64
 	ops         sync.RWMutex // held shared by every operation, exclusively by Close
@@ -48,6 +50,7 @@ type release struct {
 
 const (
 	indexDir  = "index"
+	keysDir   = "keys"
 	bucketDir = "buckets"
 	metaClean = "clean-shutdown"
 )
@@ -60,6 +63,10 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	o := opts.EnsureDefaults(dir)
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	// A miscompiled or misdetected SIMD path must not store data.
+	if err := erasure.SelfTest(); err != nil {
+		return nil, fmt.Errorf("engine: erasure self-test: %w", err)
 	}
 	e := &Engine{
 		opts:    o,
@@ -110,6 +117,13 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		store.Close()
 		return nil, err
 	}
+	master, err := e.loadMaster(context.Background())
+	if err != nil {
+		e.idx.Close()
+		store.Close()
+		return nil, err
+	}
+	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
 	e.bg.Add(2)
 	go e.releaser()
 	go e.sweeper()
@@ -323,6 +337,7 @@ func (e *Engine) Close() error {
 		}))
 	}
 	errs = append(errs, e.idx.Close(), e.store.Close())
+	e.keys.close()
 	return errors.Join(errs...)
 }
 

@@ -30,4 +30,15 @@ var (
 	ErrInvalidPartOrder   = errors.New("engine: parts are not in ascending order")
 	ErrInvalidPartNumber  = errors.New("engine: part number outside 1..10000")
 	ErrEntityTooSmall     = errors.New("engine: a part other than the last is smaller than 5 MiB")
+
+	// Encryption.
+	ErrInvalidEncryptionContext = errors.New("engine: invalid encryption context")
+	ErrSSECustomerKeyRequired   = errors.New("engine: the object is encrypted with a customer key; the key must be provided")
+	ErrSSECustomerKeyMismatch   = errors.New("engine: the customer key does not match the object's")
+	ErrSSENotApplicable         = errors.New("engine: the encryption parameters are not applicable to this object")
+	ErrSSEParametersMismatch    = errors.New("engine: the encryption parameters do not match the upload's")
+	ErrSSEPartParamsRequired    = errors.New("engine: the multipart upload's encryption needs the same customer-key parameters on every part")
+	ErrInvalidCustomerKey       = errors.New("engine: a customer key must be 32 bytes")
+	ErrEncryptionTypeBlocked    = errors.New("engine: the bucket blocks this encryption type")
+	ErrNoKeyManager             = errors.New("engine: no key manager is configured for SSE-KMS")
 )

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	ccrypto "github.com/cofferdb/coffer/crypto"
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
 )
@@ -28,6 +29,9 @@ type MultipartOptions struct {
 	UserMetadata map[string]string
 	// ChecksumAlgorithm is the additional checksum the parts carry, if any.
 	ChecksumAlgorithm string
+	// SSE is the upload's encryption, fixed for every part (nil: the
+	// bucket default).
+	SSE *SSE
 }
 
 // Upload describes an in-progress multipart upload.
@@ -35,6 +39,8 @@ type Upload struct {
 	Bucket, Key, UploadID string
 	Initiated             time.Time
 	ChecksumAlgorithm     string
+	// SSE is the upload's encryption (returned by CreateMultipartUpload).
+	SSE SSEInfo
 }
 
 // PartOptions are the optional parameters of UploadPart.
@@ -46,6 +52,17 @@ type PartOptions struct {
 	// Verify is called after the body was read and before the part is
 	// recorded, as PutOptions.Verify.
 	Verify func() error
+	// CustomerKey is the SSE-C key; required on every part of an upload
+	// created with one, and refused otherwise.
+	CustomerKey []byte
+}
+
+// PartCopyOptions are the optional parameters of UploadPartCopy.
+type PartCopyOptions struct {
+	Range             *Range // of the source; nil copies it whole
+	SourceConditions  Conditions
+	SourceCustomerKey []byte
+	CustomerKey       []byte // the upload's SSE-C key, as for UploadPart
 }
 
 // PartInfo describes an uploaded part.
@@ -55,6 +72,7 @@ type PartInfo struct {
 	Size       int64
 	ModTime    time.Time
 	Checksum   string
+	SSE        SSEInfo // the upload's encryption, for the response
 }
 
 // CompletePart names one part of a CompleteMultipartUpload request.
@@ -89,23 +107,41 @@ func validUploadID(id string) bool {
 	return err == nil
 }
 
-// CreateMultipartUpload starts an upload and returns its id.
-func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, opts *MultipartOptions) (string, error) {
+// CreateMultipartUpload starts an upload. Its encryption is settled here
+// for every part.
+func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, opts *MultipartOptions) (Upload, error) {
 	if opts == nil {
 		opts = &MultipartOptions{}
 	}
 	done, err := e.begin()
 	if err != nil {
-		return "", err
+		return Upload{}, err
 	}
 	defer done()
 	rec, err := newRecord(key, opts.Headers, opts.UserMetadata)
 	if err != nil {
-		return "", err
+		return Upload{}, err
+	}
+	brec, err := e.bucket(bucket)
+	if err != nil {
+		return Upload{}, err
+	}
+	sse, err := e.resolveSSE(ctx, brec, opts.SSE)
+	if err != nil {
+		return Upload{}, err
 	}
 	rec.DataID = newID()
 	rec.ModTime = now().UnixNano()
 	rec.ChecksumAlgorithm = opts.ChecksumAlgorithm
+	var crec *cryptoRecord
+	if sse.Type != SSENone {
+		var ks *keySet
+		if ks, crec, err = e.newKeys(ctx, bucket, key, rec.DataID, sse); err != nil {
+			return Upload{}, err
+		}
+		ks.zero()
+		rec.Crypto = crec.marshal()
+	}
 	id := newUploadID()
 	val := rec.Marshal(nil)
 	err = e.idx.Update(func(t *index.Txn) error {
@@ -117,7 +153,11 @@ func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, 
 		t.Set(index.UploadKey(bucket, key, id), val)
 		return nil
 	})
-	return id, mapIndexErr(err)
+	if err != nil {
+		return Upload{}, mapIndexErr(err)
+	}
+	return Upload{Bucket: bucket, Key: key, UploadID: id, Initiated: time.Unix(0, rec.ModTime).UTC(),
+		ChecksumAlgorithm: rec.ChecksumAlgorithm, SSE: sseInfo(crec, sse.CustomerKey)}, nil
 }
 
 // upload returns the record of an upload, or ErrNoSuchUpload.
@@ -165,43 +205,65 @@ func (e *Engine) uploadPart(ctx context.Context, bucket, key, uploadID string, p
 	if opts.ContentMD5 != nil && len(opts.ContentMD5) != md5.Size {
 		return PartInfo{}, fmt.Errorf("%w: Content-MD5 must be 16 bytes", ErrInvalidArgument)
 	}
-	if _, err := e.upload(bucket, key, uploadID); err != nil {
+	up, err := e.upload(bucket, key, uploadID)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	crec, err := parseCrypto(up.Crypto)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	if err := e.checkPartCustomerKey(crec, opts.CustomerKey); err != nil {
 		return PartInfo{}, err
 	}
 	p := index.Part{Number: partNumber, DataID: newID(), Checksum: opts.Checksum}
-	w, err := e.store.Create(chunkstore.ID(p.DataID))
+	var pks *keySet
+	if crec != nil {
+		ks, err := e.openKeys(ctx, bucket, key, crec, opts.CustomerKey)
+		if err != nil {
+			return PartInfo{}, err
+		}
+		// A fresh salt per attempt: a re-uploaded part never reuses a key.
+		salt, err := ccrypto.GenerateSalt(nil)
+		if err != nil {
+			ks.zero()
+			return PartInfo{}, err
+		}
+		p.Crypto = salt[:]
+		pks, err = e.partKeys(crec, ks, &p)
+		ks.zero()
+		if err != nil {
+			return PartInfo{}, err
+		}
+		defer pks.zero()
+	}
+	md5ETag := crec == nil || crec.Type == SSES3
+	pd, err := e.writeData(ctx, p.DataID, ccrypto.Identity{ID: p.DataID, Part: uint32(partNumber)}, r, opts.Size, pks,
+		md5ETag || opts.ContentMD5 != nil, false)
 	if err != nil {
-		return PartInfo{}, e.storeErr(err)
+		return PartInfo{}, err
 	}
-	sum := md5.New()
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	n, err := e.stream(ctx, w, sum, *bp, 0, r, opts.Size)
-	if err == nil && opts.Size > 0 && n != opts.Size {
-		err = fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, n, opts.Size)
-	}
-	if err == nil && n > MaxPutPartSize {
+	if pd.size > MaxPutPartSize {
 		err = ErrEntityTooLarge
-	}
-	digest := sum.Sum(nil)
-	if err == nil && opts.ContentMD5 != nil && !bytes.Equal(digest, opts.ContentMD5) {
+	} else if opts.ContentMD5 != nil && !bytes.Equal(pd.md5, opts.ContentMD5) {
 		err = ErrBadDigest
-	}
-	if err == nil && opts.Verify != nil {
+	} else if opts.Verify != nil {
 		err = opts.Verify()
 	}
 	if err != nil {
-		e.abort(w)
+		pd.abort()
 		return PartInfo{}, err
 	}
-	p.Size, p.StoredSize = n, n
-	p.ETag = hex.EncodeToString(digest)
-	p.ModTime = now().UnixNano()
-	layout, _, err := w.Finish(encodePartTrailer(bucket, key, uploadID, &p))
-	if err != nil {
-		return PartInfo{}, e.storeErr(err)
+	p.Size, p.StoredSize = pd.size, pd.stored
+	if md5ETag {
+		p.ETag = hex.EncodeToString(pd.md5)
+	} else {
+		p.ETag = randomETag()
 	}
-	p.Layout = layout.AppendBinary(nil)
+	p.ModTime = now().UnixNano()
+	if p.Layout, err = pd.finish(encodePartTrailer(bucket, key, uploadID, &p)); err != nil {
+		return PartInfo{}, err
+	}
 	val := p.Marshal(nil)
 	var old index.Part
 	var hadOld bool
@@ -229,7 +291,46 @@ func (e *Engine) uploadPart(ctx context.Context, bucket, key, uploadID string, p
 	if hadOld {
 		e.release <- release{id: chunkstore.ID(old.DataID), layout: old.Layout}
 	}
-	return partInfo(&p), nil
+	info := partInfo(&p)
+	info.SSE = sseInfo(crec, opts.CustomerKey)
+	return info, nil
+}
+
+// checkPartCustomerKey applies S3's rule that the SSE-C parameters of an
+// upload come with every part, unchanged, and only with SSE-C uploads.
+func (e *Engine) checkPartCustomerKey(crec *cryptoRecord, key []byte) error {
+	isC := crec != nil && crec.Type == SSEC
+	if isC != (key != nil) {
+		return ErrSSEPartParamsRequired
+	}
+	if err := e.checkCustomerKey(crec, key); errors.Is(err, ErrSSECustomerKeyMismatch) {
+		return ErrSSEParametersMismatch
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// partKeys derives a part's keys from its upload's keys and the part's
+// salt (kept in the part record). It returns nil for a plain upload.
+func (e *Engine) partKeys(crec *cryptoRecord, ks *keySet, p *index.Part) (*keySet, error) {
+	if crec == nil {
+		return nil, nil
+	}
+	salt, err := ccrypto.NewSalt(p.Crypto)
+	if err != nil {
+		return nil, fmt.Errorf("%w: part salt", ErrCorrupt)
+	}
+	out := &keySet{}
+	for _, k := range ks.layers {
+		pk, err := ccrypto.DerivePartKey(k, crec.BoundID[:], uint32(p.Number), salt)
+		if err != nil {
+			out.zero()
+			return nil, err
+		}
+		out.layers = append(out.layers, pk)
+	}
+	return out, nil
 }
 
 func partInfo(p *index.Part) PartInfo {
@@ -237,8 +338,12 @@ func partInfo(p *index.Part) PartInfo {
 }
 
 // UploadPartCopy stores a part copied from (a range of) an existing
-// object. Source conditions fail with ErrPreconditionFailed.
-func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, srcRange *Range, srcCond Conditions) (PartInfo, error) {
+// object, decrypting the source with its own keys and encrypting the part
+// with the upload's. Source conditions fail with ErrPreconditionFailed.
+func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, opts *PartCopyOptions) (PartInfo, error) {
+	if opts == nil {
+		opts = &PartCopyOptions{}
+	}
 	done, err := e.begin()
 	if err != nil {
 		return PartInfo{}, err
@@ -247,7 +352,7 @@ func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID strin
 	if _, err := e.upload(bucket, key, uploadID); err != nil {
 		return PartInfo{}, err
 	}
-	src, err := e.get(srcBucket, srcKey, &GetOptions{Range: srcRange, Conditions: srcCond})
+	src, err := e.get(ctx, srcBucket, srcKey, &GetOptions{Range: opts.Range, Conditions: opts.SourceConditions, CustomerKey: opts.SourceCustomerKey})
 	if errors.Is(err, ErrNotModified) {
 		err = ErrPreconditionFailed
 	}
@@ -255,7 +360,7 @@ func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID strin
 		return PartInfo{}, err
 	}
 	defer src.Close()
-	return e.uploadPart(ctx, bucket, key, uploadID, partNumber, src, &PartOptions{Size: src.Length})
+	return e.uploadPart(ctx, bucket, key, uploadID, partNumber, src, &PartOptions{Size: src.Length, CustomerKey: opts.CustomerKey})
 }
 
 // CompleteMultipartUpload assembles the named parts, in ascending order,
@@ -359,7 +464,10 @@ func (e *Engine) CompleteMultipartUpload(ctx context.Context, bucket, key, uploa
 	for _, r := range released {
 		e.release <- r
 	}
-	return recordInfo(bucket, key, &rec), nil
+	info := recordInfo(bucket, key, &rec)
+	crec, _ := parseCrypto(rec.Crypto)
+	info.SSE = sseInfo(crec, nil)
+	return info, nil
 }
 
 // assemble builds the object record of a completed upload from its

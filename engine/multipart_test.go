@@ -20,6 +20,11 @@ func openMP(t *testing.T) (*Engine, *Options) {
 	return e, o
 }
 
+func createUpload(e *Engine, key string, opts *MultipartOptions) (string, error) {
+	u, err := e.CreateMultipartUpload(ctx, "bkt", key, opts)
+	return u.UploadID, err
+}
+
 func uploadParts(t *testing.T, e *Engine, key, id string, parts ...[]byte) []CompletePart {
 	t.Helper()
 	var out []CompletePart
@@ -49,7 +54,7 @@ func multipartETag(parts ...[]byte) string {
 func TestMultipartRoundTrip(t *testing.T) {
 	e, _ := openMP(t)
 	p1, p2, p3 := payload(1, 64<<10), payload(2, 100<<10+3), payload(3, 777)
-	id, err := e.CreateMultipartUpload(ctx, "bkt", "big", &MultipartOptions{Headers: Headers{ContentType: "video/mp4"}, UserMetadata: map[string]string{"a": "b"}})
+	id, err := createUpload(e, "big", &MultipartOptions{Headers: Headers{ContentType: "video/mp4"}, UserMetadata: map[string]string{"a": "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +103,7 @@ func TestMultipartRoundTrip(t *testing.T) {
 
 func TestMultipartErrors(t *testing.T) {
 	e, _ := openMP(t)
-	id, err := e.CreateMultipartUpload(ctx, "bkt", "k", nil)
+	id, err := createUpload(e, "k", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +150,12 @@ func TestMultipartReleasesEverything(t *testing.T) {
 	e, o := openMP(t)
 	// An aborted upload, a completed one with an unused part, then an
 	// overwrite and a delete: no shard file may remain.
-	id, _ := e.CreateMultipartUpload(ctx, "bkt", "a", nil)
+	id, _ := createUpload(e, "a", nil)
 	uploadParts(t, e, "a", id, payload(1, 64<<10), payload(2, 10))
 	if err := e.AbortMultipartUpload(ctx, "bkt", "a", id); err != nil {
 		t.Fatal(err)
 	}
-	id, _ = e.CreateMultipartUpload(ctx, "bkt", "b", nil)
+	id, _ = createUpload(e, "b", nil)
 	cps := uploadParts(t, e, "b", id, payload(3, 64<<10), payload(4, 64<<10), payload(5, 10))
 	if _, err := e.CompleteMultipartUpload(ctx, "bkt", "b", id, cps[:2], nil); err != nil {
 		t.Fatal(err)
@@ -171,7 +176,7 @@ func TestMultipartListings(t *testing.T) {
 	e, _ := openMP(t)
 	var ids []string
 	for _, k := range []string{"a/1", "a/2", "b", "b", "c"} {
-		id, err := e.CreateMultipartUpload(ctx, "bkt", k, nil)
+		id, err := createUpload(e, k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +243,7 @@ func TestCompleteRacesAbort(t *testing.T) {
 	e, _ := openMP(t)
 	for round := range 10 {
 		key := fmt.Sprintf("k%d", round)
-		id, _ := e.CreateMultipartUpload(ctx, "bkt", key, nil)
+		id, _ := createUpload(e, key, nil)
 		cps := uploadParts(t, e, key, id, payload(1, 64<<10), payload(2, 5))
 		var wg sync.WaitGroup
 		var cerr, aerr error
@@ -258,7 +263,7 @@ func TestCompleteRacesAbort(t *testing.T) {
 
 func TestSamePartUploadedConcurrently(t *testing.T) {
 	e, o := openMP(t)
-	id, _ := e.CreateMultipartUpload(ctx, "bkt", "k", nil)
+	id, _ := createUpload(e, "k", nil)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)

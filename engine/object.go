@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	ccrypto "github.com/cofferdb/coffer/crypto"
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
 )
@@ -46,7 +47,7 @@ func (e *Engine) PutObject(ctx context.Context, bucket, key string, r io.Reader,
 		return ObjectInfo{}, err
 	}
 	rec.ChecksumAlgorithm, rec.ChecksumValue = opts.Checksum.Algorithm, opts.Checksum.Value
-	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions, verify: opts.Verify}, rec)
+	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions, verify: opts.Verify, sse: opts.SSE}, rec)
 }
 
 // putParams are the per-request parameters of put.
@@ -55,6 +56,7 @@ type putParams struct {
 	contentMD5 []byte
 	cond       Conditions
 	verify     func() error
+	sse        *SSE
 }
 
 // newRecord validates the key and metadata and starts an object record.
@@ -86,137 +88,72 @@ func newRecord(key string, h Headers, meta map[string]string) (index.Object, err
 }
 
 func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p putParams, rec index.Object) (ObjectInfo, error) {
-	size, contentMD5, cond := p.size, p.contentMD5, p.cond
-	if size > MaxObjectSize {
-		return ObjectInfo{}, ErrEntityTooLarge
-	}
-	if contentMD5 != nil && len(contentMD5) != md5.Size {
+	if p.contentMD5 != nil && len(p.contentMD5) != md5.Size {
 		return ObjectInfo{}, fmt.Errorf("%w: Content-MD5 must be 16 bytes", ErrInvalidArgument)
 	}
-	if _, err := e.bucket(bucket); err != nil {
+	brec, err := e.bucket(bucket)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	sse, err := e.resolveSSE(ctx, brec, p.sse)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
 	// Fail fast on a precondition that already fails; it is checked again
 	// atomically at commit.
-	if err := e.checkWrite(bucket, key, cond, nil); err != nil {
+	if err := e.checkWrite(bucket, key, p.cond); err != nil {
 		return ObjectInfo{}, err
 	}
 	rec.DataID = newID()
-	sum := md5.New()
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-
-	// Read the head of the body: if it ends within the inline threshold
-	// the object is stored in the index.
-	thr := e.opts.InlineThreshold
-	var n int
-	var rerr error
-	if thr >= 0 {
-		n, rerr = io.ReadFull(r, buf[:thr+1])
-	}
-	var w *chunkstore.Writer
-	var written int64
-	if thr >= 0 && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF) {
-		rec.Inline = bytes.Clone(buf[:n])
-		rec.InlineSum = crc32.Checksum(rec.Inline, castagnoli)
-		rec.StoredSize = int64(n)
-		sum.Write(buf[:n])
-		written = int64(n)
-	} else if rerr != nil && thr >= 0 {
-		return ObjectInfo{}, fmt.Errorf("engine: reading body: %w", rerr)
-	} else {
-		var err error
-		w, err = e.store.Create(chunkstore.ID(rec.DataID))
-		if err != nil {
-			return ObjectInfo{}, e.storeErr(err)
-		}
-		written, err = e.stream(ctx, w, sum, buf, n, r, size)
-		if err != nil {
-			e.abort(w)
+	var ks *keySet
+	var crec *cryptoRecord
+	if sse.Type != SSENone {
+		if ks, crec, err = e.newKeys(ctx, bucket, key, rec.DataID, sse); err != nil {
 			return ObjectInfo{}, err
 		}
+		defer ks.zero()
+		rec.Crypto = crec.marshal()
 	}
-	if size > 0 && written != size {
-		if w != nil {
-			e.abort(w)
-		}
-		return ObjectInfo{}, fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, written, size)
+	// S3's ETag is the MD5 of the plaintext for plain and SSE-S3 objects
+	// only; elsewhere MD5 runs only to check a Content-MD5.
+	md5ETag := sse.Type == SSENone || sse.Type == SSES3
+	pd, err := e.writeData(ctx, rec.DataID, ccrypto.Identity{ID: rec.DataID}, r, p.size, ks, md5ETag || p.contentMD5 != nil, true)
+	if err != nil {
+		return ObjectInfo{}, err
 	}
-	digest := sum.Sum(nil)
-	if contentMD5 != nil && !bytes.Equal(digest, contentMD5) {
-		if w != nil {
-			e.abort(w)
-		}
+	if p.contentMD5 != nil && !bytes.Equal(pd.md5, p.contentMD5) {
+		pd.abort()
 		return ObjectInfo{}, ErrBadDigest
 	}
 	if p.verify != nil {
 		if err := p.verify(); err != nil {
-			if w != nil {
-				e.abort(w)
-			}
+			pd.abort()
 			return ObjectInfo{}, err
 		}
 	}
-	rec.Size = written
-	rec.ETag = hex.EncodeToString(digest)
-	rec.ModTime = now().UnixNano()
-	var layout chunkstore.Layout
-	if w != nil {
-		rec.StoredSize = written
-		var err error
-		layout, _, err = w.Finish(encodeTrailer(bucket, key, &rec))
-		if err != nil {
-			return ObjectInfo{}, e.storeErr(err)
-		}
-		rec.Layout = layout.AppendBinary(nil)
+	rec.Size, rec.StoredSize = pd.size, pd.stored
+	if md5ETag {
+		rec.ETag = hex.EncodeToString(pd.md5)
+	} else {
+		rec.ETag = randomETag()
 	}
-	if err := e.commitObject(bucket, key, &rec, cond); err != nil {
-		if w != nil {
-			if rerr := e.store.Remove(chunkstore.ID(rec.DataID), layout); rerr != nil {
-				e.dirty.Store(true)
-				e.log.Warn("could not remove shards of a failed put; collected at next open", "err", rerr)
-			}
+	rec.ModTime = now().UnixNano()
+	if pd.inline != nil {
+		rec.Inline = pd.inline
+		rec.InlineSum = crc32.Checksum(rec.Inline, castagnoli)
+	}
+	if rec.Layout, err = pd.finish(encodeTrailer(bucket, key, &rec)); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := e.commitObject(bucket, key, &rec, p.cond); err != nil {
+		if rec.Layout != nil {
+			e.removeData(chunkstore.ID(rec.DataID), rec.Layout)
 		}
 		return ObjectInfo{}, err
 	}
-	return recordInfo(bucket, key, &rec), nil
-}
-
-// stream copies the rest of the body into w, hashing as it goes. head holds
-// the first n bytes already read into buf.
-func (e *Engine) stream(ctx context.Context, w *chunkstore.Writer, sum io.Writer, buf []byte, n int, r io.Reader, size int64) (int64, error) {
-	written := int64(0)
-	for {
-		if n > 0 {
-			sum.Write(buf[:n])
-			if _, err := w.Write(buf[:n]); err != nil {
-				return written, e.storeErr(err)
-			}
-			written += int64(n)
-			if written > MaxObjectSize || (size > 0 && written > size) {
-				return written, fmt.Errorf("%w: body longer than declared", ErrIncompleteBody)
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return written, err
-		}
-		var err error
-		n, err = io.ReadFull(r, buf)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			if n > 0 {
-				sum.Write(buf[:n])
-				if _, err := w.Write(buf[:n]); err != nil {
-					return written, e.storeErr(err)
-				}
-				written += int64(n)
-			}
-			return written, nil
-		}
-		if err != nil {
-			return written, fmt.Errorf("engine: reading body: %w", err)
-		}
-	}
+	info := recordInfo(bucket, key, &rec)
+	info.SSE = sseInfo(crec, sse.CustomerKey)
+	return info, nil
 }
 
 // commitObject makes rec the object at bucket/key in one index transaction
@@ -272,7 +209,7 @@ func (e *Engine) commitObject(bucket, key string, rec *index.Object, cond Condit
 }
 
 // checkWrite evaluates write conditions against the committed object.
-func (e *Engine) checkWrite(bucket, key string, cond Conditions, _ *index.Object) error {
+func (e *Engine) checkWrite(bucket, key string, cond Conditions) error {
 	if cond.IfMatch == "" && cond.IfNoneMatch == "" {
 		return nil
 	}
@@ -390,6 +327,9 @@ func recordInfo(bucket, key string, rec *index.Object) ObjectInfo {
 // HeadObject returns an object's information, applying the conditions of
 // opts (ErrPreconditionFailed, ErrNotModified).
 func (e *Engine) HeadObject(ctx context.Context, bucket, key string, opts *GetOptions) (ObjectInfo, error) {
+	if opts == nil {
+		opts = &GetOptions{}
+	}
 	done, err := e.begin()
 	if err != nil {
 		return ObjectInfo{}, err
@@ -400,15 +340,48 @@ func (e *Engine) HeadObject(ctx context.Context, bucket, key string, opts *GetOp
 		return ObjectInfo{}, err
 	}
 	info := recordInfo(bucket, key, &rec)
-	if opts != nil {
-		if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
-			return info, err
-		}
-		if _, _, err := selectRange(&rec, opts); err != nil {
-			return info, err
-		}
+	crec, err := parseCrypto(rec.Crypto)
+	if err != nil {
+		return info, err
+	}
+	info.SSE = sseInfo(crec, opts.CustomerKey)
+	if err := e.checkCustomerKey(crec, opts.CustomerKey); err != nil {
+		return info, err
+	}
+	if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
+		return info, err
+	}
+	if _, _, err := selectRange(&rec, opts); err != nil {
+		return info, err
 	}
 	return info, nil
+}
+
+// checkCustomerKey checks a request's SSE-C key against an object without
+// unsealing anything (HEAD): missing, wrong or not applicable.
+func (e *Engine) checkCustomerKey(crec *cryptoRecord, key []byte) error {
+	isC := crec != nil && crec.Type == SSEC
+	switch {
+	case !isC && key != nil:
+		return ErrSSENotApplicable
+	case !isC:
+		return nil
+	case key == nil:
+		return ErrSSECustomerKeyRequired
+	}
+	ck, err := ccrypto.NewKey(key)
+	if err != nil {
+		return ErrInvalidCustomerKey
+	}
+	defer ck.Zero()
+	salt, err := ccrypto.NewSalt(crec.MACSalt)
+	if err != nil {
+		return fmt.Errorf("%w: SSE-C salt", ErrCorrupt)
+	}
+	if !ccrypto.CheckCustomerKey(salt, crec.MAC, ck) {
+		return ErrSSECustomerKeyMismatch
+	}
+	return nil
 }
 
 // GetObject opens an object (or the range opts asks for) for reading. The
@@ -421,10 +394,10 @@ func (e *Engine) GetObject(ctx context.Context, bucket, key string, opts *GetOpt
 		return nil, err
 	}
 	defer done()
-	return e.get(bucket, key, opts)
+	return e.get(ctx, bucket, key, opts)
 }
 
-func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
+func (e *Engine) get(ctx context.Context, bucket, key string, opts *GetOptions) (*Object, error) {
 	if opts == nil {
 		opts = &GetOptions{}
 	}
@@ -433,6 +406,14 @@ func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
 		return nil, err
 	}
 	info := recordInfo(bucket, key, &rec)
+	crec, err := parseCrypto(rec.Crypto)
+	if err != nil {
+		return nil, err
+	}
+	info.SSE = sseInfo(crec, opts.CustomerKey)
+	if err := e.checkCustomerKey(crec, opts.CustomerKey); err != nil {
+		return nil, err
+	}
 	if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
 		return nil, err
 	}
@@ -440,8 +421,17 @@ func (e *Engine) get(bucket, key string, opts *GetOptions) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := e.openStream(&rec, off, n)
+	var ks *keySet
+	if crec != nil {
+		if ks, err = e.openKeys(ctx, bucket, key, crec, opts.CustomerKey); err != nil {
+			return nil, err
+		}
+	}
+	body, err := e.openStream(&rec, crec, ks, off, n)
 	if err != nil {
+		if ks != nil {
+			ks.zero()
+		}
 		return nil, err
 	}
 	return &Object{Info: info, Offset: off, Length: n, body: body}, nil
@@ -472,26 +462,16 @@ func selectRange(rec *index.Object, opts *GetOptions) (off, n int64, err error) 
 	return 0, rec.Size, nil
 }
 
-// openStream opens bytes [off, off+n) of an object's content.
-func (e *Engine) openStream(rec *index.Object, off, n int64) (io.ReadCloser, error) {
+// openStream opens bytes [off, off+n) of an object's content. It takes
+// ownership of ks (zeroed when the body is closed).
+func (e *Engine) openStream(rec *index.Object, crec *cryptoRecord, ks *keySet, off, n int64) (io.ReadCloser, error) {
 	if len(rec.Parts) > 0 {
-		return &partsReader{e: e, parts: rec.Parts, off: off, n: n}, nil
+		return &partsReader{e: e, parts: rec.Parts, crec: crec, ks: ks, off: off, n: n}, nil
 	}
-	if rec.Layout == nil {
-		if crc32.Checksum(rec.Inline, castagnoli) != rec.InlineSum || int64(len(rec.Inline)) != rec.StoredSize {
-			return nil, fmt.Errorf("%w: inline data checksum mismatch", ErrCorrupt)
-		}
-		return io.NopCloser(bytes.NewReader(rec.Inline[off : off+n])), nil
+	if ks != nil {
+		defer ks.zero() // the stages keep their own key schedules
 	}
-	l, _, err := chunkstore.DecodeLayout(rec.Layout)
-	if err != nil {
-		return nil, fmt.Errorf("%w: layout: %w", ErrCorrupt, err)
-	}
-	rc, err := e.store.NewReader(chunkstore.ID(rec.DataID), l, rec.StoredSize, off, n)
-	if err != nil {
-		return nil, e.storeErr(err)
-	}
-	return &storeReader{rc: rc, e: e}, nil
+	return e.openData(rec.DataID, rec.Layout, rec.Inline, rec.InlineSum, rec.Size, rec.StoredSize, ks, ccrypto.Identity{ID: rec.DataID}, off, n)
 }
 
 // storeReader maps chunkstore errors to engine errors.
@@ -611,10 +591,7 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 		return ObjectInfo{}, err
 	}
 	defer done()
-	if srcBucket == dstBucket && srcKey == dstKey && !opts.ReplaceMetadata {
-		return ObjectInfo{}, ErrInvalidCopy
-	}
-	src, err := e.get(srcBucket, srcKey, &GetOptions{Conditions: opts.SourceConditions})
+	src, err := e.get(ctx, srcBucket, srcKey, &GetOptions{Conditions: opts.SourceConditions, CustomerKey: opts.SourceCustomerKey})
 	if errors.Is(err, ErrNotModified) {
 		err = ErrPreconditionFailed // copy-source conditions answer 412 only
 	}
@@ -622,6 +599,11 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 		return ObjectInfo{}, err
 	}
 	defer src.Close()
+	if srcBucket == dstBucket && srcKey == dstKey && !opts.ReplaceMetadata {
+		if err := e.checkInPlaceCopy(src.Info.SSE, dstBucket, opts.SSE); err != nil {
+			return ObjectInfo{}, err
+		}
+	}
 	h, meta := src.Info.Headers, src.Info.UserMetadata
 	if opts.ReplaceMetadata {
 		h, meta = opts.Headers, opts.UserMetadata
@@ -631,7 +613,29 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 		return ObjectInfo{}, err
 	}
 	rec.ChecksumAlgorithm, rec.ChecksumValue = src.Info.Checksum.Algorithm, src.Info.Checksum.Value
-	return e.put(ctx, dstBucket, dstKey, src, putParams{size: src.Info.Size, cond: opts.Conditions}, rec)
+	return e.put(ctx, dstBucket, dstKey, src, putParams{size: src.Info.Size, cond: opts.Conditions, sse: opts.SSE}, rec)
+}
+
+// checkInPlaceCopy applies S3's rule for copying an object onto itself
+// with the COPY directive: it must change something, and explicit
+// encryption headers, or a bucket rule that differs from the object's
+// encryption, count as a change.
+func (e *Engine) checkInPlaceCopy(cur SSEInfo, bucket string, req *SSE) error {
+	if req != nil && req.Type != SSEDefault {
+		return nil
+	}
+	brec, err := e.bucket(bucket)
+	if err != nil {
+		return err
+	}
+	rule, explicit, err := e.bucketEncryption(brec)
+	if err != nil {
+		return err
+	}
+	if explicit || rule.Algorithm != cur.Type {
+		return nil
+	}
+	return ErrInvalidCopy
 }
 
 // encodeTrailer is the self-description written into every shard file of
@@ -704,7 +708,9 @@ func (e *Engine) abort(w *chunkstore.Writer) {
 type partsReader struct {
 	e      *Engine
 	parts  []index.Part
-	off, n int64 // what is left to read, as an offset into the object
+	crec   *cryptoRecord
+	ks     *keySet // the upload's keys; each part's are derived from them
+	off, n int64   // what is left to read, as an offset into the object
 	cur    io.ReadCloser
 	curEnd int64 // object offset where cur ends
 }
@@ -719,15 +725,19 @@ func (p *partsReader) next() error {
 		part := &p.parts[i]
 		end := start + part.Size
 		if p.off < end {
-			l, _, err := chunkstore.DecodeLayout(part.Layout)
-			if err != nil {
-				return fmt.Errorf("%w: part layout: %w", ErrCorrupt, err)
-			}
 			within := p.off - start
 			n := min(end-p.off, p.n)
-			rc, err := p.e.store.NewReader(chunkstore.ID(part.DataID), l, part.StoredSize, within, n)
+			pks, err := p.e.partKeys(p.crec, p.ks, part)
 			if err != nil {
-				return p.e.storeErr(err)
+				return err
+			}
+			rc, err := p.e.openData(part.DataID, part.Layout, nil, 0, part.Size, part.StoredSize, pks,
+				ccrypto.Identity{ID: part.DataID, Part: uint32(part.Number)}, within, n)
+			if pks != nil {
+				pks.zero()
+			}
+			if err != nil {
+				return err
 			}
 			p.cur, p.curEnd = rc, p.off+n
 			return nil
@@ -769,6 +779,9 @@ func (p *partsReader) Read(b []byte) (int, error) {
 }
 
 func (p *partsReader) Close() error {
+	if p.ks != nil {
+		p.ks.zero()
+	}
 	if p.cur != nil {
 		return p.cur.Close()
 	}

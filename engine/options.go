@@ -55,6 +55,23 @@ type Options struct {
 	// UploadExpiry is the age after which an unfinished multipart upload is
 	// aborted and its parts reclaimed. Zero: 7 days; negative: never.
 	UploadExpiry time.Duration
+	// DefaultEncryption is the encryption of writes to a bucket that has no
+	// encryption rule of its own and a request that asks for none. Zero
+	// means SSES3, as S3 since 2023: every object is encrypted unless an
+	// embedder asks for SSENone.
+	DefaultEncryption SSEType
+	// KeyManager seals SSE-KMS and DSSE-KMS keys and the SSE-S3 master key.
+	// Nil: SSE-KMS is unavailable and the SSE-S3 master key is kept in the
+	// clear beside the data (logged loudly).
+	KeyManager KeyManager
+	// MasterKey, 32 bytes, is the SSE-S3 master key when the embedder keeps
+	// it; Open neither stores nor asks the key manager for it then.
+	MasterKey []byte
+	// BucketKeyTTL is how long a Bucket Key (and a key-manager answer) is
+	// used before asking the key manager again. Zero: 5 minutes.
+	BucketKeyTTL time.Duration
+	// KeyCacheEntries bounds the cached Bucket Keys. Zero: 10,000.
+	KeyCacheEntries int
 	// Sync is the sync policy; the default is durable.
 	Sync SyncPolicy
 	// FS is the filesystem; nil means the operating system's. Tests pass a
@@ -96,6 +113,15 @@ func (o *Options) EnsureDefaults(dir string) *Options {
 	}
 	if n.InlineThreshold == 0 {
 		n.InlineThreshold = DefaultInlineThreshold
+	}
+	if n.DefaultEncryption == SSEDefault {
+		n.DefaultEncryption = SSES3
+	}
+	if n.BucketKeyTTL == 0 {
+		n.BucketKeyTTL = 5 * time.Minute
+	}
+	if n.KeyCacheEntries == 0 {
+		n.KeyCacheEntries = 10000
 	}
 	if n.UploadExpiry == 0 {
 		n.UploadExpiry = DefaultUploadExpiry
@@ -156,6 +182,20 @@ func (o *Options) Validate() error {
 	if o.InlineThreshold > MaxInlineThreshold {
 		bad("InlineThreshold %d above %d", o.InlineThreshold, MaxInlineThreshold)
 	}
+	switch o.DefaultEncryption {
+	case SSENone, SSES3, SSEKMS, DSSEKMS:
+	default:
+		bad("DefaultEncryption %v is not a bucket default", o.DefaultEncryption)
+	}
+	if (o.DefaultEncryption == SSEKMS || o.DefaultEncryption == DSSEKMS) && o.KeyManager == nil {
+		bad("DefaultEncryption %v needs a KeyManager", o.DefaultEncryption)
+	}
+	if o.MasterKey != nil && len(o.MasterKey) != 32 {
+		bad("MasterKey must be 32 bytes")
+	}
+	if o.BucketKeyTTL < 0 || o.KeyCacheEntries < 0 {
+		bad("negative BucketKeyTTL or KeyCacheEntries")
+	}
 	if o.Sync != SyncDurable && o.Sync != SyncNone {
 		bad("unknown SyncPolicy %d", o.Sync)
 	}
@@ -164,6 +204,7 @@ func (o *Options) Validate() error {
 
 // String describes the options for startup logs.
 func (o *Options) String() string {
-	return fmt.Sprintf("drives=%d data=%d parity=%d block=%d inline=%d sync=%v",
-		len(o.Drives), o.DataShards, o.ParityShards, o.BlockSize, o.InlineThreshold, o.Sync == SyncDurable)
+	return fmt.Sprintf("drives=%d data=%d parity=%d block=%d inline=%d sync=%v encryption=%v key-manager=%v",
+		len(o.Drives), o.DataShards, o.ParityShards, o.BlockSize, o.InlineThreshold, o.Sync == SyncDurable,
+		o.DefaultEncryption, o.KeyManager != nil)
 }

@@ -26,6 +26,8 @@ type ObjectInfo struct {
 	Checksum Checksum
 	// PartsCount is the number of parts of a multipart object, else 0.
 	PartsCount int
+	// SSE says how the object is encrypted.
+	SSE SSEInfo
 }
 
 // Checksum is an S3 additional checksum: the algorithm name as S3 spells
@@ -69,6 +71,8 @@ type PutOptions struct {
 	// ContentMD5, when set (16 bytes), must equal the MD5 of the body or
 	// the put fails with ErrBadDigest and nothing is stored.
 	ContentMD5 []byte
+	// SSE is the encryption to apply; nil takes the bucket default.
+	SSE *SSE
 	// Checksum is stored with the object and returned by Head and Get.
 	Checksum Checksum
 	// Verify, if set, is called after the whole body was read and before
@@ -125,6 +129,9 @@ type GetOptions struct {
 	// single-part object has one part, the whole object. It excludes Range.
 	PartNumber int
 	Conditions Conditions
+	// CustomerKey is the SSE-C key (32 bytes), required to read an object
+	// written with one.
+	CustomerKey []byte
 }
 
 // Object is an open object body. Read it to the end or Close it; it must
@@ -162,6 +169,11 @@ type CopyOptions struct {
 	SourceConditions Conditions
 	// Conditions apply to the destination, as for PutObject.
 	Conditions Conditions
+	// SSE is the destination's encryption (nil: the destination bucket's
+	// default; never the source's).
+	SSE *SSE
+	// SourceCustomerKey is the SSE-C key of the source.
+	SourceCustomerKey []byte
 }
 
 // ListOptions are the parameters of ListObjects.

@@ -84,6 +84,10 @@
 //
 // Writer.Write copies what it is given; the caller may reuse p at once.
 // Stripe buffers come from a per-Store pool and go back to it when a Writer
-// finishes or aborts and when a reader is closed. The steady state of
-// writing or reading a healthy stream allocates nothing per stripe.
+// finishes or aborts and when a reader is closed; a few are kept even across
+// garbage collections. Beyond per-stream setup (files, goroutines, channels)
+// the steady state of writing or reading a healthy stream allocates nothing
+// per stripe, apart from what the Reed-Solomon library allocates per encode
+// on CPUs without GFNI (one 24-byte scratch slice); degraded reads add the
+// library's small per-stripe reconstruction bookkeeping.
 package chunkstore

@@ -29,7 +29,8 @@ type ShardFile struct {
 
 // Walk visits every stream id that has at least one shard file on any
 // online drive, once, with the trailer of the first shard footer that
-// verifies (nil if none does). It is WalkStreams with less detail.
+// verifies (nil if none does; fn may keep the slice). It is WalkStreams with
+// less detail.
 func (s *Store) Walk(fn func(id ID, trailer []byte) error) error {
 	return s.WalkStreams(func(st Stream) error { return fn(st.ID, st.Trailer) })
 }

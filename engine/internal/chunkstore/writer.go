@@ -26,8 +26,9 @@ const (
 // Writer writes one stream's shards as the stream arrives. Create one with
 // Store.Create, write the stream with Write or ReadFrom, then call Finish to
 // make it durable, or Abort to throw it away. Either Finish or Abort must be
-// called, or helper goroutines and buffers leak. A Writer is not safe for
-// concurrent use.
+// called, or helper goroutines and buffers leak; after an error from Write or
+// ReadFrom (the source's or the drives'), call Abort, not Finish, since the
+// stream is incomplete. A Writer is not safe for concurrent use.
 //
 // Write and ReadFrom only copy into a stripe buffer; full stripes go to a
 // helper goroutine that encodes them and to one goroutine per shard that
