@@ -250,10 +250,13 @@ func (r *keyring) bucketKeyFor(ctx context.Context, keyID string, kctx map[strin
 	if err != nil {
 		return nil, nil, "", kmsErr(err)
 	}
-	cached := *k
+	cached, opened := *k, *k
 	r.mu.Lock()
 	r.evict(r.buckets, now)
 	r.buckets[ck] = &bucketKey{key: &cached, blob: blob, arn: arn, expires: now.Add(r.ttl)}
+	// Reads of the objects this key seals need no key-manager call either.
+	r.evict(r.opened, now)
+	r.opened[contextKey(arn, string(blob), canonicalContext(kctx))] = &bucketKey{key: &opened, expires: now.Add(r.ttl)}
 	r.mu.Unlock()
 	return k, blob, arn, nil
 }
