@@ -196,7 +196,7 @@ func TestCrashAtEveryOperation(t *testing.T) {
 				switch {
 				case sc.files != nil:
 					wantFiles += sc.files(e2, state)
-				case state != nil && len(state) > 1024:
+				case len(state) > 1024:
 					wantFiles++
 				}
 				e2.Close()

@@ -186,15 +186,6 @@ func encryptChain(dst io.Writer, ks *keySet, id ccrypto.Identity) (w io.Writer, 
 	return w, closeFn, abort, nil
 }
 
-// storedSize is the size of the stored stream of plain bytes under layers
-// of encryption.
-func storedSize(plain int64, layers int) int64 {
-	for range layers {
-		plain = ccrypto.SealedSize(plain)
-	}
-	return plain
-}
-
 // storedRange maps the plaintext range [off, off+n) of a stream of plain
 // bytes through layers of encryption: the ranges per layer (innermost
 // first) and the stored bytes to read.
