@@ -50,47 +50,59 @@ func BenchmarkMD5Ceiling(b *testing.B) {
 	}
 }
 
+// modes are the encryption modes the engine benchmarks run in.
+var modes = []struct {
+	name string
+	sse  *engine.SSE
+}{{"plain", &engine.SSE{Type: engine.SSENone}}, {"sse-s3", &engine.SSE{Type: engine.SSES3}}}
+
 func BenchmarkEnginePut(b *testing.B) {
-	for _, s := range sizes {
-		b.Run(s.name, func(b *testing.B) {
-			e := openEngine(b, 0)
-			data := bytes.Repeat([]byte{0xa5}, s.n)
-			r := bytes.NewReader(data)
-			b.SetBytes(int64(s.n))
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				r.Reset(data)
-				if _, err := e.PutObject(bctx, "bench", fmt.Sprintf("k%d", i%16), r, &engine.PutOptions{Size: int64(s.n)}); err != nil {
-					b.Fatal(err)
+	for _, m := range modes {
+		for _, s := range sizes {
+			b.Run(m.name+"/"+s.name, func(b *testing.B) {
+				e := openEngine(b, 0)
+				data := bytes.Repeat([]byte{0xa5}, s.n)
+				r := bytes.NewReader(data)
+				b.SetBytes(int64(s.n))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					r.Reset(data)
+					if _, err := e.PutObject(bctx, "bench", fmt.Sprintf("k%d", i%16), r, &engine.PutOptions{Size: int64(s.n), SSE: m.sse}); err != nil {
+						b.Fatal(err)
+					}
+					i++
 				}
-				i++
-			}
-		})
+			})
+		}
 	}
 }
 
 func BenchmarkEngineGet(b *testing.B) {
-	for _, s := range sizes {
-		b.Run(s.name, func(b *testing.B) {
-			e := openEngine(b, 0)
-			data := bytes.Repeat([]byte{0x5a}, s.n)
-			if _, err := e.PutObject(bctx, "bench", "k", bytes.NewReader(data), nil); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(s.n))
-			b.ReportAllocs()
-			for b.Loop() {
-				o, err := e.GetObject(bctx, "bench", "k", nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := o.WriteTo(io.Discard); err != nil {
-					b.Fatal(err)
-				}
-				o.Close()
-			}
-		})
+	for _, m := range modes {
+		for _, s := range sizes {
+			b.Run(m.name+"/"+s.name, func(b *testing.B) { benchGet(b, m.sse, s.n) })
+		}
+	}
+}
+
+func benchGet(b *testing.B, sse *engine.SSE, n int) {
+	e := openEngine(b, 0)
+	data := bytes.Repeat([]byte{0x5a}, n)
+	if _, err := e.PutObject(bctx, "bench", "k", bytes.NewReader(data), &engine.PutOptions{SSE: sse}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		o, err := e.GetObject(bctx, "bench", "k", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := o.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		o.Close()
 	}
 }
 
@@ -108,7 +120,7 @@ func BenchmarkEnginePutSmallParallel(b *testing.B) {
 		r := bytes.NewReader(data)
 		for pb.Next() {
 			r.Reset(data)
-			if _, err := e.PutObject(bctx, "bench", fmt.Sprintf("s%d", n.Add(1)), r, &engine.PutOptions{Size: int64(len(data))}); err != nil {
+			if _, err := e.PutObject(bctx, "bench", fmt.Sprintf("s%d", n.Add(1)), r, &engine.PutOptions{Size: int64(len(data)), SSE: &engine.SSE{Type: engine.SSES3}}); err != nil {
 				b.Error(err)
 				return
 			}
