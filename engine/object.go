@@ -46,8 +46,8 @@ func (e *Engine) PutObject(ctx context.Context, bucket, key string, r io.Reader,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	rec.ChecksumAlgorithm, rec.ChecksumValue = opts.Checksum.Algorithm, opts.Checksum.Value
-	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions, verify: opts.Verify, sse: opts.SSE}, rec)
+	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions,
+		verify: opts.Verify, sse: opts.SSE, checksum: &opts.Checksum}, rec)
 }
 
 // putParams are the per-request parameters of put.
@@ -57,6 +57,9 @@ type putParams struct {
 	cond       Conditions
 	verify     func() error
 	sse        *SSE
+	// checksum is read after verify, which may fill it in (a checksum sent
+	// as a trailer is known only once the body has been read).
+	checksum *Checksum
 }
 
 // newRecord validates the key and metadata and starts an object record.
@@ -130,6 +133,9 @@ func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p put
 			pd.abort()
 			return ObjectInfo{}, err
 		}
+	}
+	if p.checksum != nil {
+		rec.ChecksumAlgorithm, rec.ChecksumValue = p.checksum.Algorithm, p.checksum.Value
 	}
 	rec.Size, rec.StoredSize = pd.size, pd.stored
 	if md5ETag {

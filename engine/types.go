@@ -73,11 +73,13 @@ type PutOptions struct {
 	ContentMD5 []byte
 	// SSE is the encryption to apply; nil takes the bucket default.
 	SSE *SSE
-	// Checksum is stored with the object and returned by Head and Get.
+	// Checksum is stored with the object and returned by Head and Get. It
+	// is read after Verify returns, so Verify may fill it in.
 	Checksum Checksum
 	// Verify, if set, is called after the whole body was read and before
 	// anything becomes visible; an error aborts the put and is returned
-	// as is. The S3 facade checks trailing checksums and signatures here.
+	// as is. The S3 facade checks trailing checksums and signatures here,
+	// and records a trailing checksum into Checksum.
 	Verify func() error
 	// Conditions: IfNoneMatch "*" stores only if the key is absent;
 	// IfMatch stores only over an object with that ETag. Other fields are

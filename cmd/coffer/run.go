@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/cofferdb/coffer/engine"
+	"github.com/cofferdb/coffer/s3facade"
+)
+
+const usage = `Usage:
+  coffer serve [flags] [DRIVE ...]   run the S3 server (default drive ./coffer-data)
+  coffer version                     print the version
+
+Run "coffer serve -h" for the serve flags.`
+
+// run is the whole program: it parses args, serves until ctx ends, and
+// returns the error to report. It writes only to stdout and stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr, nil)
+	case "version":
+		fmt.Fprintln(stdout, "coffer", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// serveConfig is everything serve reads from flags and the environment.
+type serveConfig struct {
+	address   string
+	drives    []string
+	parity    int
+	tlsCert   string
+	tlsKey    string
+	region    string
+	domains   []string
+	users     string
+	logLevel  string
+	logJSON   bool
+	metrics   bool
+	noSync    bool
+	shutdown  time.Duration
+	readyFile string
+}
+
+func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
+	fs := flag.NewFlagSet("coffer serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &serveConfig{}
+	var drives, domains listFlag
+	fs.StringVar(&c.address, "address", ":9000", "`host:port` to listen on")
+	fs.Var(&drives, "drive", "a drive `directory` (repeatable; also positional arguments)")
+	fs.IntVar(&c.parity, "parity", 0, "parity shards (0: chosen by drive count; -1: none)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM)")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.StringVar(&c.region, "region", "us-east-1", "the `region` this endpoint serves")
+	fs.Var(&domains, "domain", "base `domain` for virtual-host-style requests (repeatable)")
+	fs.StringVar(&c.users, "users", "", "JSON `file` with more users: [{\"access_key\",\"secret_key\",\"buckets\":[...]}]")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON instead of text")
+	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&c.noSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")
+	fs.DurationVar(&c.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take at shutdown")
+	fs.StringVar(&c.readyFile, "ready-file", "", "write the listening address to this `file` once serving (for scripts)")
+	seen := map[string]bool{}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
+			if seen[name] && name != "drive" && name != "domain" {
+				return nil, fmt.Errorf("flag --%s given twice", name)
+			}
+			seen[name] = true
+		}
+	}
+	// Flags and drives may be interleaved: parse up to each positional
+	// argument, keep it, and go on.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	c.drives = append(drives, positional...)
+	if len(c.drives) == 0 {
+		c.drives = []string{"./coffer-data"}
+	}
+	c.domains = domains
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	return c, nil
+}
+
+// serve runs the server until ctx ends. ready, if not nil, receives the
+// listening address once requests are served (for tests).
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
+	c, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
+	if c.logJSON {
+		log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		log = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+
+	for i, d := range c.drives {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		c.drives[i] = abs
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return fmt.Errorf("drive %s: %w", abs, err)
+		}
+	}
+	root, generated, err := rootCredentials(c.drives[0])
+	if err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(stdout, "Generated root credentials (shown once; stored in %s):\n  COFFER_ROOT_USER=%s\n  COFFER_ROOT_PASSWORD=%s\n",
+			credentialsPath(c.drives[0]), root.AccessKey, root.SecretKey)
+	}
+	users := []s3facade.User{root}
+	if c.users != "" {
+		more, err := loadUsers(c.users)
+		if err != nil {
+			return err
+		}
+		users = append(users, more...)
+	}
+
+	eo := &engine.Options{Drives: c.drives, ParityShards: c.parity, Logger: log.With("component", "engine")}
+	if c.parity < 0 {
+		eo.ParityShards = engine.NoParity
+	}
+	if c.noSync {
+		eo.Sync = engine.SyncNone
+	}
+	e, err := engine.Open(c.drives[0], eo)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := e.Close(); err != nil {
+			log.Error("closing the engine", "err", err)
+		}
+	}()
+
+	cfg := s3facade.Config{Region: c.region, Users: users, Domains: c.domains, Logger: log.With("component", "s3"), Metrics: c.metrics}
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading TLS key pair: %w", err)
+		}
+		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	srv, err := s3facade.New(e, cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.address)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	log.Info("serving S3", "address", addr, "tls", cfg.TLSConfig != nil, "drives", len(c.drives),
+		"region", c.region, "root_user", root.AccessKey, "users", len(users))
+	if c.readyFile != "" {
+		if err := os.WriteFile(c.readyFile, []byte(addr+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests", "timeout", c.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func credentialsPath(drive string) string {
+	return filepath.Join(drive, "config", "root-credentials.json")
+}
+
+type storedCredentials struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+}
+
+// rootCredentials returns the root user: from COFFER_ROOT_USER and
+// COFFER_ROOT_PASSWORD, else from the credentials file in the first
+// drive, else newly generated and stored there (mode 0600).
+func rootCredentials(drive string) (s3facade.User, bool, error) {
+	u, p := os.Getenv("COFFER_ROOT_USER"), os.Getenv("COFFER_ROOT_PASSWORD")
+	switch {
+	case u != "" && p != "":
+		return s3facade.User{AccessKey: u, SecretKey: p}, false, nil
+	case u != "" || p != "":
+		return s3facade.User{}, false, errors.New("set both COFFER_ROOT_USER and COFFER_ROOT_PASSWORD, or neither")
+	}
+	path := credentialsPath(drive)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		var sc storedCredentials
+		if err := json.Unmarshal(b, &sc); err != nil || sc.AccessKey == "" || sc.SecretKey == "" {
+			return s3facade.User{}, false, fmt.Errorf("%s: not a valid credentials file", path)
+		}
+		return s3facade.User{AccessKey: sc.AccessKey, SecretKey: sc.SecretKey}, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return s3facade.User{}, false, err
+	}
+	var ak [15]byte
+	var sk [30]byte
+	if _, err := rand.Read(ak[:]); err != nil {
+		return s3facade.User{}, false, err
+	}
+	if _, err := rand.Read(sk[:]); err != nil {
+		return s3facade.User{}, false, err
+	}
+	sc := storedCredentials{
+		AccessKey: "CF" + strings.ToUpper(strings.NewReplacer("-", "A", "_", "B").Replace(base64.RawURLEncoding.EncodeToString(ak[:]))),
+		SecretKey: base64.RawURLEncoding.EncodeToString(sk[:]),
+	}
+	clear(sk[:])
+	b, _ = json.Marshal(sc)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return s3facade.User{}, false, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return s3facade.User{}, false, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return s3facade.User{}, false, err
+	}
+	return s3facade.User{AccessKey: sc.AccessKey, SecretKey: sc.SecretKey}, true, nil
+}
+
+// fileUser is one entry of the --users file.
+type fileUser struct {
+	AccessKey string   `json:"access_key"`
+	SecretKey string   `json:"secret_key"`
+	Buckets   []string `json:"buckets"`
+}
+
+func loadUsers(path string) ([]s3facade.User, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var fu []fileUser
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fu); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]s3facade.User, 0, len(fu))
+	for i, u := range fu {
+		if len(u.Buckets) == 0 {
+			return nil, fmt.Errorf("%s: user %d (%s) lists no buckets; only the root user may use every bucket", path, i, u.AccessKey)
+		}
+		out = append(out, s3facade.User{AccessKey: u.AccessKey, SecretKey: u.SecretKey, Buckets: u.Buckets})
+	}
+	return out, nil
+}

@@ -1,0 +1,198 @@
+package s3facade
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultRegion           = "us-east-1"
+	DefaultReadTimeout      = 30 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultBodyIdleTimeout  = 60 * time.Second
+	DefaultWriteIdleTimeout = 60 * time.Second
+	DefaultMaxHeaderBytes   = 16 << 10
+	DefaultMaxXMLBytes      = 1 << 20
+	// DefaultPrefetchBytes is how much of a request body is read before
+	// the handler runs; larger bodies are streamed.
+	DefaultPrefetchBytes = 64 << 10
+)
+
+// User is one access key pair and the buckets it may use. The facade
+// copies Users at New; the caller keeps ownership of the strings, and
+// nothing ever logs or prints SecretKey.
+type User struct {
+	AccessKey string
+	SecretKey string
+	// Buckets lists the buckets this user may create and use. Empty means
+	// every bucket (the root user). A request from one user never touches a
+	// bucket outside its list: it gets AccessDenied, and ListBuckets shows
+	// only the listed buckets.
+	Buckets []string
+}
+
+// String names the user without its secret.
+func (u User) String() string {
+	return "s3facade.User{AccessKey: " + u.AccessKey + ", SecretKey: <redacted>}"
+}
+
+// GoString redacts like String.
+func (u User) GoString() string { return u.String() }
+
+// mayUse reports whether u may use bucket.
+func (u *User) mayUse(bucket string) bool {
+	return len(u.Buckets) == 0 || slices.Contains(u.Buckets, bucket)
+}
+
+// Config configures a Server. Zero fields take their defaults; New copies
+// it, so the caller may reuse it.
+type Config struct {
+	// Region is the one region this endpoint serves, checked against every
+	// credential scope. Default us-east-1.
+	Region string
+	// Users are the accepted credentials; at least one is required.
+	Users []User
+	// Domains are the base domains of virtual-host-style requests
+	// ("s3.example.com" makes "photos.s3.example.com" bucket "photos").
+	// Without them, every request is path-style.
+	Domains []string
+	// Logger receives one debug line per request and warnings; nil
+	// discards. Secrets are never logged.
+	Logger *slog.Logger
+	// Now is the clock for signature time checks; nil means time.Now.
+	Now func() time.Time
+
+	// ReadTimeout bounds reading a request's headers (and a body that fits
+	// the prefetch). Default 30 s.
+	ReadTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a keep-alive
+	// connection. Default 60 s.
+	IdleTimeout time.Duration
+	// BodyIdleTimeout bounds the time between two reads of a streamed body
+	// that make progress; a slower client gets RequestTimeout. Default 60 s.
+	BodyIdleTimeout time.Duration
+	// WriteIdleTimeout bounds the time a response write may stall (a client
+	// that stops reading). Default 60 s.
+	WriteIdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line plus headers; larger requests
+	// get 431. Default 16 KiB.
+	MaxHeaderBytes int
+	// MaxXMLBytes bounds XML request bodies (DeleteObjects,
+	// CreateBucketConfiguration). Default 1 MiB.
+	MaxXMLBytes int
+	// PrefetchBytes is how much of a body is read before the handler runs
+	// (so small PUTs cost one read); larger bodies are streamed. Default
+	// 64 KiB.
+	PrefetchBytes int
+	// Concurrency bounds the requests served at once; 0 means fasthttp's
+	// default. MaxConnsPerIP bounds connections per client address; 0 means
+	// unlimited.
+	Concurrency   int
+	MaxConnsPerIP int
+	// TLSConfig, when set, makes Serve speak TLS on the listener.
+	TLSConfig *tls.Config
+	// Metrics serves Prometheus metrics at /metrics without
+	// authentication. They hold request counts, sizes and latencies per API
+	// and status; no bucket names, keys or credentials.
+	Metrics bool
+}
+
+// withDefaults returns a copy of c with zero fields defaulted.
+func (c Config) withDefaults() Config {
+	n := c
+	n.Users = slices.Clone(c.Users)
+	n.Domains = nil
+	for _, d := range c.Domains {
+		n.Domains = append(n.Domains, strings.ToLower(strings.Trim(d, ".")))
+	}
+	if n.Region == "" {
+		n.Region = DefaultRegion
+	}
+	if n.Logger == nil {
+		n.Logger = slog.New(slog.DiscardHandler)
+	}
+	if n.Now == nil {
+		n.Now = time.Now
+	}
+	if n.ReadTimeout == 0 {
+		n.ReadTimeout = DefaultReadTimeout
+	}
+	if n.IdleTimeout == 0 {
+		n.IdleTimeout = DefaultIdleTimeout
+	}
+	if n.BodyIdleTimeout == 0 {
+		n.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if n.WriteIdleTimeout == 0 {
+		n.WriteIdleTimeout = DefaultWriteIdleTimeout
+	}
+	if n.MaxHeaderBytes == 0 {
+		n.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if n.MaxXMLBytes == 0 {
+		n.MaxXMLBytes = DefaultMaxXMLBytes
+	}
+	if n.PrefetchBytes == 0 {
+		n.PrefetchBytes = DefaultPrefetchBytes
+	}
+	return n
+}
+
+// Validate reports every problem with c (after defaults) at once; each
+// wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if strings.ContainsAny(c.Region, "/ \t") {
+		bad("region %q", c.Region)
+	}
+	if len(c.Users) == 0 {
+		bad("no users")
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		switch {
+		case len(u.AccessKey) < 3 || len(u.AccessKey) > 128 || strings.ContainsAny(u.AccessKey, "/ \t\r\n:"):
+			bad("user %d: access key must be 3 to 128 characters without '/', ':' or spaces", i)
+		case seen[u.AccessKey]:
+			bad("user %d: access key %q listed twice", i, u.AccessKey)
+		}
+		seen[u.AccessKey] = true
+		if len(u.SecretKey) < 8 || len(u.SecretKey) > 128 {
+			bad("user %d (%s): secret key must be 8 to 128 characters", i, u.AccessKey)
+		}
+	}
+	for _, d := range c.Domains {
+		if d == "" || strings.ContainsAny(d, "/: \t") {
+			bad("domain %q", d)
+		}
+	}
+	for name, d := range map[string]time.Duration{"ReadTimeout": c.ReadTimeout, "IdleTimeout": c.IdleTimeout,
+		"BodyIdleTimeout": c.BodyIdleTimeout, "WriteIdleTimeout": c.WriteIdleTimeout} {
+		if d < 0 {
+			bad("%s %v is negative", name, d)
+		}
+	}
+	if c.MaxHeaderBytes < 4<<10 || c.MaxHeaderBytes > 1<<20 {
+		bad("MaxHeaderBytes %d outside [4 KiB, 1 MiB]", c.MaxHeaderBytes)
+	}
+	if c.MaxXMLBytes < 1<<10 || c.MaxXMLBytes > 64<<20 {
+		bad("MaxXMLBytes %d outside [1 KiB, 64 MiB]", c.MaxXMLBytes)
+	}
+	if c.PrefetchBytes < 0 || c.PrefetchBytes > 16<<20 {
+		bad("PrefetchBytes %d outside [0, 16 MiB]", c.PrefetchBytes)
+	}
+	if c.Concurrency < 0 || c.MaxConnsPerIP < 0 {
+		bad("negative Concurrency or MaxConnsPerIP")
+	}
+	return errors.Join(errs...)
+}

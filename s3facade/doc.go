@@ -1,0 +1,66 @@
+// Package s3facade serves a Coffer engine over the S3 REST API, on
+// fasthttp.
+//
+// # What it owns
+//
+// Routing (path-style and virtual-host-style addressing), SigV4
+// authentication in every form S3 clients use (Authorization header,
+// presigned query, UNSIGNED-PAYLOAD, aws-chunked STREAMING-AWS4-HMAC-
+// SHA256-PAYLOAD with chained chunk signatures, its -TRAILER variant and
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER), Content-MD5 and x-amz-checksum-*
+// verification, the S3 XML bodies, and the one table (errtable.go) that
+// maps engine and facade errors to S3 codes and statuses. The storage
+// itself is the engine's; this package speaks HTTP and nothing else.
+//
+// # Guarantees
+//
+// Every request passes through Server.serve, which parses the target,
+// picks an operation from the routing table and, for every operation but
+// /health/live, /health/ready and /metrics, runs authenticate before the
+// handler: there is no other path to a handler, unknown subresources are
+// NotImplemented (after authentication), and anonymous requests are
+// refused. Every response carries x-amz-request-id.
+//
+// Bodies are streamed, never buffered whole: the engine reads the request
+// body through a verifying reader that checks the signed SHA-256, chunk
+// signatures, the trailer signature, the declared decoded length and any
+// additional checksum, and turns a mismatch into a read error instead of
+// io.EOF. The engine commits only after a clean EOF, so a request whose
+// body fails verification writes nothing.
+//
+// Time rules: a header-signed request must be within 15 minutes of the
+// server clock (RequestTimeTooSkewed); a presigned URL is valid from
+// X-Amz-Date (15 minutes of skew allowed) for X-Amz-Expires seconds, at
+// most 7 days, and its window is not cut to 15 minutes. Replay: SigV4 does
+// not prevent replaying a captured request inside its window; use TLS.
+//
+// Requests asking for something not implemented (SSE, ACLs other than
+// private, tagging, object lock, versions, multipart) get NotImplemented
+// or S3's refusal, never a success that ignores what they asked.
+//
+// # Limits
+//
+// Header section: Config.MaxHeaderBytes (431 beyond). XML bodies:
+// Config.MaxXMLBytes, nesting depth 16, no DTDs; DeleteObjects takes at
+// most 1000 keys. User metadata: 2 KiB. Keys: 1024 bytes. Slow clients:
+// ReadTimeout bounds the header read, BodyIdleTimeout the stall between
+// two body reads, WriteIdleTimeout the stall of a response write,
+// IdleTimeout an idle keep-alive connection. Expect: 100-continue is
+// answered only after authentication, so a refused upload is not read.
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use and keeps no package-level mutable
+// state; several Servers (over several engines) may run in one process.
+// Handlers run on fasthttp's goroutines and never keep the RequestCtx or
+// its buffers after they return: a streamed GET body holds only the
+// engine object and the connection (to re-arm its write deadline), and
+// fasthttp closes it.
+//
+// # Buffer ownership
+//
+// Strings taken from a request are copies. Response bodies are written
+// from pooled buffers that are returned before the handler returns, or
+// streamed from the engine object, which fasthttp closes after the last
+// byte.
+package s3facade

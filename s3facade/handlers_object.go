@@ -1,0 +1,340 @@
+package s3facade
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/cofferdb/coffer/engine"
+)
+
+// checkVersionID accepts only the "null" version of an unversioned bucket.
+func checkVersionID(r *request) error {
+	if r.t.query.Has("versionId") && r.t.query.Get("versionId") != "null" {
+		return errorf(CodeInvalidArgument, "Invalid version id specified")
+	}
+	return nil
+}
+
+func (s *Server) putObject(r *request) (*response, error) {
+	if err := checkKey(r.t.key); err != nil {
+		return nil, err
+	}
+	if err := rejectUnsupported(r); err != nil {
+		return nil, err
+	}
+	if r.bodySize > engine.MaxPutPartSize {
+		return nil, errorf(CodeEntityTooLarge, "")
+	}
+	// Size 0 means "unknown" to the engine; an empty body reads as empty.
+	opts := &engine.PutOptions{Size: max(r.bodySize, 0), Headers: contentHeaders(r)}
+	var err error
+	if opts.UserMetadata, err = userMetadata(r); err != nil {
+		return nil, err
+	}
+	if opts.ContentMD5, err = contentMD5(r); err != nil {
+		return nil, err
+	}
+	opts.Conditions = conditions(r, "")
+	if inm := opts.Conditions.IfNoneMatch; inm != "" && inm != "*" {
+		return nil, errorf(CodeNotImplemented, "If-None-Match on PUT supports only '*'.")
+	}
+	if err := r.setupChecksum(); err != nil {
+		return nil, err
+	}
+	d := r.digest
+	if d.sum != nil && d.fromTail == nil {
+		opts.Checksum = engine.Checksum{Algorithm: d.alg.String(), Value: d.want}
+	}
+	opts.Verify = func() error {
+		if !d.done || d.err != io.EOF {
+			return errorf(CodeIncompleteBody, "")
+		}
+		if alg, v, ok := d.checksum(); ok {
+			opts.Checksum = engine.Checksum{Algorithm: alg.String(), Value: v}
+		}
+		return nil
+	}
+	info, err := s.e.PutObject(context.Background(), r.t.bucket, r.t.key, r.body, opts)
+	if err != nil {
+		return nil, err
+	}
+	resp := &response{}
+	resp.set("ETag", `"`+info.ETag+`"`)
+	if alg, v, ok := d.checksum(); ok {
+		resp.set(alg.header(), v)
+		resp.set("X-Amz-Checksum-Type", "FULL_OBJECT")
+	}
+	return resp, nil
+}
+
+// readOptions parses the conditional and Range headers of GET and HEAD.
+func readOptions(r *request) (*engine.GetOptions, error) {
+	if err := checkVersionID(r); err != nil {
+		return nil, err
+	}
+	if err := parseSSE(r); err != nil {
+		return nil, err
+	}
+	opts := &engine.GetOptions{Conditions: conditions(r, "")}
+	if v := r.header("Range"); v != "" {
+		opts.Range = parseRange(v)
+	}
+	return opts, nil
+}
+
+// responseOverrides are the response-* query parameters of GET and HEAD.
+var responseOverrides = [...][2]string{
+	{"response-content-type", "Content-Type"},
+	{"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"},
+	{"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"},
+	{"response-content-encoding", "Content-Encoding"},
+}
+
+func (s *Server) getObject(r *request) (*response, error) {
+	return s.readObject(r, false)
+}
+
+func (s *Server) headObject(r *request) (*response, error) {
+	return s.readObject(r, true)
+}
+
+func (s *Server) readObject(r *request, head bool) (*response, error) {
+	opts, err := readOptions(r)
+	if err != nil {
+		return nil, err
+	}
+	resp := &response{}
+	var info engine.ObjectInfo
+	var off, n int64
+	if head {
+		if info, err = s.e.HeadObject(context.Background(), r.t.bucket, r.t.key, opts); err != nil {
+			return nil, err
+		}
+		off, n = 0, info.Size
+		if opts.Range != nil {
+			if off, n, err = opts.Range.Resolve(info.Size); err != nil {
+				return nil, err
+			}
+		}
+		resp.noBody = true
+	} else {
+		obj, err := s.e.GetObject(context.Background(), r.t.bucket, r.t.key, opts)
+		if err != nil {
+			return nil, err
+		}
+		info, off, n = obj.Info, obj.Offset, obj.Length
+		resp.body = obj
+	}
+	resp.size = n
+	objectHeaders(resp, &info)
+	if opts.Range != nil {
+		resp.status = 206
+		resp.set("Content-Range", "bytes "+itoa(off)+"-"+itoa(off+n-1)+"/"+itoa(info.Size))
+	}
+	if strings.EqualFold(r.header("X-Amz-Checksum-Mode"), "ENABLED") && opts.Range == nil && info.Checksum.Algorithm != "" {
+		if alg, ok := checksumByName(info.Checksum.Algorithm); ok {
+			resp.set(alg.header(), info.Checksum.Value)
+			resp.set("X-Amz-Checksum-Type", "FULL_OBJECT")
+		}
+	}
+	for _, o := range responseOverrides {
+		if v := r.t.query.Get(o[0]); v != "" {
+			resp.set(o[1], v)
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) deleteObject(r *request) (*response, error) {
+	if err := checkVersionID(r); err != nil {
+		return nil, err
+	}
+	for _, h := range []string{"If-Match", "X-Amz-If-Match-Last-Modified-Time", "X-Amz-If-Match-Size"} {
+		if r.header(h) != "" {
+			return nil, errorf(CodeNotImplemented, "Conditional deletes are not supported.")
+		}
+	}
+	if err := checkKey(r.t.key); err != nil {
+		return nil, err
+	}
+	if err := s.e.DeleteObject(context.Background(), r.t.bucket, r.t.key); err != nil && !errors.Is(err, engine.ErrObjectNotFound) {
+		return nil, err
+	}
+	return &response{status: 204}, nil
+}
+
+func (s *Server) deleteObjects(r *request) (*response, error) {
+	var req deleteRequest
+	ok, err := s.readXMLBody(r, &req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(req.Objects) == 0 || len(req.Objects) > maxDeleteKey {
+		return nil, errorf(CodeMalformedXML, "")
+	}
+	res := &deleteResult{Xmlns: s3Namespace}
+	keys := make([]string, 0, len(req.Objects))
+	for _, o := range req.Objects {
+		switch {
+		case o.VersionID != "" && o.VersionID != "null":
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: CodeNoSuchVersion, Message: CodeNoSuchVersion.Description()})
+		case len(o.Key) > engine.MaxKeyLength:
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: CodeKeyTooLong, Message: CodeKeyTooLong.Description()})
+		default:
+			keys = append(keys, o.Key)
+		}
+	}
+	if len(keys) > 0 {
+		out, err := s.e.DeleteObjects(context.Background(), r.t.bucket, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range out {
+			if d.Err != nil && !errors.Is(d.Err, engine.ErrObjectNotFound) {
+				a := classify(d.Err)
+				res.Errors = append(res.Errors, deleteError{Key: d.Key, Code: a.code, Message: a.message})
+				continue
+			}
+			if !req.Quiet {
+				res.Deleted = append(res.Deleted, struct{ Key string }{d.Key})
+			}
+		}
+	}
+	return &response{xml: res}, nil
+}
+
+// parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=v]",
+// percent-encoded.
+func parseCopySource(v string) (bucket, key string, err error) {
+	raw, query, _ := strings.Cut(v, "?")
+	if query != "" {
+		if !strings.HasPrefix(query, "versionId=") || query != "versionId=null" {
+			return "", "", errorf(CodeNotImplemented, "Copying a version other than null is not supported.")
+		}
+	}
+	p, err := unescapePath(raw)
+	if err != nil {
+		return "", "", errorf(CodeInvalidArgument, "Invalid copy source encoding.")
+	}
+	p = strings.TrimPrefix(p, "/")
+	bucket, key, ok := strings.Cut(p, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", errorf(CodeInvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	return bucket, key, nil
+}
+
+func (s *Server) copyObject(r *request) (*response, error) {
+	if err := checkKey(r.t.key); err != nil {
+		return nil, err
+	}
+	if err := rejectUnsupported(r); err != nil {
+		return nil, err
+	}
+	if r.header("X-Amz-Checksum-Algorithm") != "" {
+		return nil, errorf(CodeNotImplemented, "Choosing a checksum algorithm for a copy is not supported; the source's checksum is kept.")
+	}
+	if v := r.header("X-Amz-Tagging-Directive"); v == "REPLACE" {
+		return nil, errorf(CodeNotImplemented, "Object tags are not supported.")
+	}
+	srcBucket, srcKey, err := parseCopySource(r.header("X-Amz-Copy-Source"))
+	if err != nil {
+		return nil, err
+	}
+	if !r.auth.user.mayUse(srcBucket) {
+		return nil, errorf(CodeAccessDenied, "")
+	}
+	if err := checkKey(srcKey); err != nil {
+		return nil, err
+	}
+	opts := &engine.CopyOptions{
+		SourceConditions: conditions(r, "X-Amz-Copy-Source-"),
+		Conditions:       conditions(r, ""),
+	}
+	switch dir := r.header("X-Amz-Metadata-Directive"); dir {
+	case "", "COPY":
+	case "REPLACE":
+		opts.ReplaceMetadata = true
+		opts.Headers = contentHeaders(r)
+		if opts.UserMetadata, err = userMetadata(r); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errorf(CodeInvalidArgument, "Unknown metadata directive.")
+	}
+	if r.header("X-Amz-Copy-Source-Range") != "" {
+		return nil, errorf(CodeInvalidRequest, "x-amz-copy-source-range is only valid for UploadPartCopy.")
+	}
+	info, err := s.e.CopyObject(context.Background(), srcBucket, srcKey, r.t.bucket, r.t.key, opts)
+	if err != nil {
+		return nil, err
+	}
+	res := &copyObjectResult{Xmlns: s3Namespace, LastModified: s3Time(info.ModTime), ETag: `"` + info.ETag + `"`}
+	if alg, ok := checksumByName(info.Checksum.Algorithm); ok {
+		switch alg {
+		case ckCRC32:
+			res.ChecksumCRC32 = info.Checksum.Value
+		case ckCRC32C:
+			res.ChecksumCRC32C = info.Checksum.Value
+		case ckCRC64NVME:
+			res.ChecksumCRC64NVME = info.Checksum.Value
+		case ckSHA1:
+			res.ChecksumSHA1 = info.Checksum.Value
+		case ckSHA256:
+			res.ChecksumSHA256 = info.Checksum.Value
+		}
+	}
+	return &response{xml: res}, nil
+}
+
+// parseRange parses a Range header. S3 serves one range of the form
+// bytes=a-b, bytes=a- or bytes=-n; anything else (a syntax error, several
+// ranges) is ignored and the whole object is served, as S3 does.
+func parseRange(v string) *engine.Range {
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return nil
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return nil
+	}
+	num := func(s string) (int64, bool) {
+		if s == "" || len(s) > 19 {
+			return 0, false
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	switch {
+	case a == "":
+		n, ok := num(b)
+		if !ok {
+			return nil
+		}
+		return engine.Suffix(n)
+	case b == "":
+		first, ok := num(a)
+		if !ok {
+			return nil
+		}
+		return engine.FromOffset(first)
+	default:
+		first, ok1 := num(a)
+		last, ok2 := num(b)
+		if !ok1 || !ok2 || last < first {
+			return nil
+		}
+		return engine.ByteRange(first, last)
+	}
+}

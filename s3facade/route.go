@@ -1,0 +1,171 @@
+package s3facade
+
+import (
+	"net/url"
+)
+
+// level is the addressing level of a request: the service, a bucket, or
+// an object.
+type level uint8
+
+const (
+	levelService level = iota
+	levelBucket
+	levelObject
+)
+
+// handlerFunc serves one authenticated request. It returns a response or
+// an error; one function (Server.write) puts either on the wire. Handlers
+// keep nothing of the request after they return.
+type handlerFunc func(s *Server, r *request) (*response, error)
+
+// operation is one S3 API (or one public endpoint). Every operation that
+// is not public goes through Server.authenticate before its handler runs;
+// the router has no other path to a handler.
+type operation struct {
+	name    string // S3 API name: metrics, logs
+	handler handlerFunc
+	public  bool // only the health and metrics endpoints
+	body    bool // reads a request body (for the auth tamper matrix)
+}
+
+// route selects an operation by method, level, and a query subresource
+// or header that must be present.
+type route struct {
+	method string
+	level  level
+	sub    string // query key that must be present; "" means none of subresources
+	header string // request header that must be present
+	op     *operation
+}
+
+// The operations. Immutable after init.
+var (
+	opListBuckets       = &operation{name: "ListBuckets", handler: (*Server).listBuckets}
+	opCreateBucket      = &operation{name: "CreateBucket", handler: (*Server).createBucket, body: true}
+	opHeadBucket        = &operation{name: "HeadBucket", handler: (*Server).headBucket}
+	opDeleteBucket      = &operation{name: "DeleteBucket", handler: (*Server).deleteBucket}
+	opGetBucketLocation = &operation{name: "GetBucketLocation", handler: (*Server).getBucketLocation}
+	opListObjects       = &operation{name: "ListObjects", handler: (*Server).listObjectsV1}
+	opListObjectsV2     = &operation{name: "ListObjectsV2", handler: (*Server).listObjectsV2}
+	opDeleteObjects     = &operation{name: "DeleteObjects", handler: (*Server).deleteObjects, body: true}
+	opPutObject         = &operation{name: "PutObject", handler: (*Server).putObject, body: true}
+	opCopyObject        = &operation{name: "CopyObject", handler: (*Server).copyObject}
+	opGetObject         = &operation{name: "GetObject", handler: (*Server).getObject}
+	opHeadObject        = &operation{name: "HeadObject", handler: (*Server).headObject}
+	opDeleteObject      = &operation{name: "DeleteObject", handler: (*Server).deleteObject}
+
+	opNotImplemented   = &operation{name: "NotImplemented", handler: notImplemented, body: true}
+	opMethodNotAllowed = &operation{name: "MethodNotAllowed", handler: methodNotAllowed}
+
+	opHealthLive  = &operation{name: "HealthLive", handler: (*Server).healthLive, public: true}
+	opHealthReady = &operation{name: "HealthReady", handler: (*Server).healthReady, public: true}
+	opMetrics     = &operation{name: "Metrics", handler: (*Server).serveMetrics, public: true}
+)
+
+// subresources are the query keys that select an S3 API other than the
+// plain one of a method. A request carrying one that no route names gets
+// NotImplemented, never the plain API's answer.
+var subresources = map[string]bool{
+	"abac": true, "accelerate": true, "acl": true, "analytics": true, "attributes": true, "cors": true,
+	"delete": true, "encryption": true, "intelligent-tiering": true, "inventory": true, "legal-hold": true,
+	"lifecycle": true, "list-type": true, "location": true, "logging": true, "metadataConfiguration": true,
+	"metadataTable": true, "metrics": true, "notification": true, "object-lock": true, "ownershipControls": true,
+	"partNumber": true, "policy": true, "policyStatus": true, "publicAccessBlock": true, "renameObject": true,
+	"replication": true, "requestPayment": true, "restore": true, "retention": true, "select": true,
+	"session": true, "tagging": true, "torrent": true, "uploadId": true, "uploads": true, "versioning": true,
+	"versions": true, "website": true, "mtime": true, "append": true,
+}
+
+// routes is the routing table, most specific first within a method and
+// level. Immutable.
+var routes = []route{
+	{method: "GET", level: levelService, op: opListBuckets},
+
+	{method: "GET", level: levelBucket, sub: "location", op: opGetBucketLocation},
+	{method: "GET", level: levelBucket, sub: "list-type", op: opListObjectsV2},
+	{method: "GET", level: levelBucket, op: opListObjects},
+	{method: "HEAD", level: levelBucket, op: opHeadBucket},
+	{method: "PUT", level: levelBucket, op: opCreateBucket},
+	{method: "DELETE", level: levelBucket, op: opDeleteBucket},
+	{method: "POST", level: levelBucket, sub: "delete", op: opDeleteObjects},
+	{method: "POST", level: levelBucket, op: opNotImplemented}, // PostObject (browser form upload)
+
+	{method: "PUT", level: levelObject, header: "x-amz-copy-source", op: opCopyObject},
+	{method: "PUT", level: levelObject, op: opPutObject},
+	{method: "GET", level: levelObject, op: opGetObject},
+	{method: "HEAD", level: levelObject, op: opHeadObject},
+	{method: "DELETE", level: levelObject, op: opDeleteObject},
+}
+
+// publicRoutes are served without authentication: exact paths, GET or
+// HEAD, path-style only. Their first segments are reserved bucket names.
+var publicRoutes = map[string]*operation{
+	"/health/live":  opHealthLive,
+	"/health/ready": opHealthReady,
+	"/metrics":      opMetrics,
+}
+
+// reservedBuckets cannot be created: their names are the public paths.
+var reservedBuckets = map[string]bool{"health": true, "metrics": true}
+
+// hasHeader reports whether the request carries a header (lower-case name).
+type hasHeader func(name string) bool
+
+// selectOp picks the operation of a request. It never fails: requests no
+// route serves get NotImplemented or MethodNotAllowed, which still go
+// through authentication first.
+func selectOp(method string, t *target, header hasHeader, metricsOn bool) *operation {
+	if !t.vhost && (method == "GET" || method == "HEAD") && len(t.query) == 0 {
+		if op, ok := publicRoutes[t.path]; ok && (op != opMetrics || metricsOn) {
+			return op
+		}
+	}
+	lvl := levelService
+	switch {
+	case t.bucket != "" && t.key != "":
+		lvl = levelObject
+	case t.bucket != "":
+		lvl = levelBucket
+	}
+	anySub := hasSubresource(t.query)
+	methodSeen := false
+	for i := range routes {
+		rt := &routes[i]
+		if rt.method != method || rt.level != lvl {
+			continue
+		}
+		methodSeen = true
+		if rt.sub != "" && !t.query.Has(rt.sub) {
+			continue
+		}
+		if rt.sub == "" && anySub {
+			continue
+		}
+		if rt.header != "" && !header(rt.header) {
+			continue
+		}
+		return rt.op
+	}
+	if anySub || methodSeen {
+		return opNotImplemented
+	}
+	return opMethodNotAllowed
+}
+
+func hasSubresource(q url.Values) bool {
+	for k := range q {
+		if subresources[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func notImplemented(*Server, *request) (*response, error) {
+	return nil, errorf(CodeNotImplemented, "")
+}
+
+func methodNotAllowed(*Server, *request) (*response, error) {
+	return nil, errorf(CodeMethodNotAllowed, "")
+}
