@@ -60,9 +60,7 @@ func (e *Engine) DeleteBucket(ctx context.Context, name string) error {
 	}
 	defer done()
 	err = e.idx.Update(func(t *index.Txn) error {
-		if _, err := t.Get(index.BucketKey(name)); errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
-		} else if err != nil {
+		if err := txnBucketExists(t, name); err != nil {
 			return err
 		}
 		any, err := t.AnyWithPrefix(index.ObjectPrefix(name, ""))
@@ -134,4 +132,14 @@ func (e *Engine) ListBuckets(ctx context.Context) ([]BucketInfo, error) {
 		out = append(out, BucketInfo{Name: index.BucketFromKey(it.Key()), Created: time.Unix(0, rec.Created).UTC()})
 	}
 	return out, mapIndexErr(errors.Join(it.Error(), it.Close()))
+}
+
+// txnBucketExists checks, inside a transaction, that a bucket exists.
+func txnBucketExists(t *index.Txn, bucket string) error {
+	if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
+		return ErrBucketNotFound
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

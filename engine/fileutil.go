@@ -34,6 +34,11 @@ func writeFileSync(fs vfs.FS, dir, name string, data []byte, sync bool) error {
 	if !sync {
 		return nil
 	}
+	return syncDir(fs, dir)
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(fs vfs.FS, dir string) error {
 	d, err := fs.OpenDir(dir)
 	if err != nil {
 		return err
@@ -65,13 +70,5 @@ func mkdirAllSync(fs vfs.FS, dir string, sync bool) error {
 	if !sync {
 		return nil
 	}
-	d, err := fs.OpenDir(parent)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return syncDir(fs, parent)
 }

@@ -145,9 +145,7 @@ func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, 
 	id := newUploadID()
 	val := rec.Marshal(nil)
 	err = e.idx.Update(func(t *index.Txn) error {
-		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
-		} else if err != nil {
+		if err := txnBucketExists(t, bucket); err != nil {
 			return err
 		}
 		t.Set(index.UploadKey(bucket, key, id), val)
@@ -549,8 +547,8 @@ func (e *Engine) abortUpload(bucket, key, uploadID string) error {
 	var released []release
 	err := e.idx.Update(func(t *index.Txn) error {
 		released = released[:0]
-		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
+		if err := txnBucketExists(t, bucket); err != nil {
+			return err
 		}
 		if _, err := t.Get(index.UploadKey(bucket, key, uploadID)); errors.Is(err, index.ErrNotFound) {
 			return ErrNoSuchUpload

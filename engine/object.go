@@ -170,9 +170,7 @@ func (e *Engine) commitObject(bucket, key string, rec *index.Object, cond Condit
 	var old index.Object
 	var hadOld bool
 	err := e.idx.Update(func(t *index.Txn) error {
-		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
-		} else if err != nil {
+		if err := txnBucketExists(t, bucket); err != nil {
 			return err
 		}
 		okey := index.ObjectKey(bucket, key)
@@ -545,9 +543,7 @@ func (e *Engine) DeleteObjects(ctx context.Context, bucket string, keys []string
 	var released []release
 	err = e.idx.Update(func(t *index.Txn) error {
 		released = released[:0]
-		if _, err := t.Get(index.BucketKey(bucket)); errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
-		} else if err != nil {
+		if err := txnBucketExists(t, bucket); err != nil {
 			return err
 		}
 		for i, key := range keys {
