@@ -33,7 +33,10 @@ var allowedInside = map[string][]string{
 
 func TestImportArrows(t *testing.T) {
 	for _, r := range rules {
-		out, err := exec.Command("go", "list", "-deps", "../../"+r.pkg+"/...").CombinedOutput()
+		// Direct imports of every package of the tree: the arrows are
+		// about what a layer uses itself; what its imports use is checked
+		// by their own rules.
+		out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../../"+r.pkg+"/...").CombinedOutput()
 		if err != nil {
 			if strings.Contains(string(out), "matched no packages") || strings.Contains(string(out), "directory not found") {
 				continue // not written yet
@@ -43,8 +46,8 @@ func TestImportArrows(t *testing.T) {
 		self := mod + "/" + r.pkg
 	deps:
 		for _, dep := range strings.Fields(string(out)) {
-			if dep == self || strings.HasPrefix(dep, self+"/") {
-				continue
+			if dep == self || strings.HasPrefix(dep, self+"/") || !strings.Contains(dep, ".") {
+				continue // itself, or the standard library
 			}
 			for _, ok := range allowedInside[r.pkg] {
 				if dep == ok || strings.HasPrefix(dep, ok+"/") {

@@ -1,0 +1,11 @@
+package kmsserver_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+func kmsPayloadHash(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
