@@ -31,6 +31,7 @@ type Engine struct {
 
 	release chan release
 	stop    chan struct{} // closed by Close: stops the background sweeps
+	heals   chan chunkstore.ID
 	bg      sync.WaitGroup
 	// dirty is set when cleaning up after a failed write did not finish;
 	// a store closed dirty collects orphans at its next Open.
@@ -74,6 +75,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		fs:      o.FS,
 		release: make(chan release, 1024),
 		stop:    make(chan struct{}),
+		heals:   make(chan chunkstore.ID, 256),
 
 		minPartSize: MinPartSize,
 	}
@@ -98,6 +100,9 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		BlockSize:    o.BlockSize,
 		NoSync:       o.Sync == SyncNone,
 		Logger:       o.Logger,
+		OnDamage: func(id chunkstore.ID, shard, drive int, err error) {
+			e.queueHeal(id)
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open shard store: %w", err)
@@ -124,9 +129,10 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
-	e.bg.Add(2)
+	e.bg.Add(3)
 	go e.releaser()
 	go e.sweeper()
+	go e.healer()
 	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
 	return e, nil
 }

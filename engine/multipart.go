@@ -47,7 +47,8 @@ type Upload struct {
 type PartOptions struct {
 	Size       int64 // as PutOptions.Size
 	ContentMD5 []byte
-	// Checksum is the part's additional checksum value (base64).
+	// Checksum is the part's additional checksum value (base64). It is
+	// read after Verify returns, so Verify may fill it in.
 	Checksum string
 	// Verify is called after the body was read and before the part is
 	// recorded, as PutOptions.Verify.
@@ -252,6 +253,7 @@ func (e *Engine) uploadPart(ctx context.Context, bucket, key, uploadID string, p
 		pd.abort()
 		return PartInfo{}, err
 	}
+	p.Checksum = opts.Checksum // Verify may have filled it in from a trailer
 	p.Size, p.StoredSize = pd.size, pd.stored
 	if md5ETag {
 		p.ETag = hex.EncodeToString(pd.md5)
