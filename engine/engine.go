@@ -37,6 +37,11 @@ type Engine struct {
 	// a store closed dirty collects orphans at its next Open.
 	dirty atomic.Bool
 	keys  *keyring
+
+	storeID string       // shared by every drive of the store
+	drives  []DriveState // as Open found them
+	refill  bool         // a new drive joined: heal everything once
+
 	// minPartSize is MinPartSize; tests lower it.
 	minPartSize int64
 	ops         sync.RWMutex // held shared by every operation, exclusively by Close
@@ -80,8 +85,20 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		minPartSize: MinPartSize,
 	}
 	sync := o.Sync == SyncDurable
+	for _, d := range o.Drives {
+		if err := mkdirAllSync(o.FS, d, sync); err != nil {
+			e.log.Warn("drive unavailable at open", "drive", d, "err", err)
+		}
+	}
+	offline, err := e.identifyDrives()
+	if err != nil {
+		return nil, err
+	}
 	for i, d := range o.Drives {
-		dirs := []string{d, filepath.Join(d, bucketDir)}
+		if offline[i] {
+			continue
+		}
+		dirs := []string{filepath.Join(d, bucketDir)}
 		if i < indexReplicas(o) {
 			dirs = append(dirs, filepath.Join(d, indexDir))
 		}
@@ -103,14 +120,21 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		OnDamage: func(id chunkstore.ID, shard, drive int, err error) {
 			e.queueHeal(id)
 		},
+		Offline: offline,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open shard store: %w", err)
 	}
 	e.store = store
-	dirs := make([]string, indexReplicas(o))
-	for i := range dirs {
-		dirs[i] = filepath.Join(o.Drives[i], indexDir)
+	var dirs []string
+	for i := range indexReplicas(o) {
+		if !offline[i] {
+			dirs = append(dirs, filepath.Join(o.Drives[i], indexDir))
+		}
+	}
+	if len(dirs) == 0 {
+		store.Close()
+		return nil, fmt.Errorf("%w: every index replica's drive is unusable", ErrInsufficientDrives)
 	}
 	e.idx, err = index.Open(index.Options{FS: o.FS, Dirs: dirs, NoSync: o.Sync == SyncNone, Logger: o.Logger})
 	if err != nil {
@@ -133,6 +157,10 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	go e.releaser()
 	go e.sweeper()
 	go e.healer()
+	if e.refill {
+		e.bg.Add(1)
+		go e.refillDrives()
+	}
 	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
 	return e, nil
 }
@@ -296,6 +324,24 @@ func (e *Engine) releaser() {
 			e.log.Warn("could not drop release record; it is retried at the next open", "id", r.id.String(), "err", err)
 		}
 	}
+}
+
+// refillDrives heals every object once after a new drive joined, so the
+// drive receives the shards it should hold.
+func (e *Engine) refillDrives() {
+	defer e.bg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-e.stop
+		cancel()
+	}()
+	defer cancel()
+	rep, err := e.Heal(ctx, HealOptions{})
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+		e.log.Warn("refilling new drives", "err", err)
+		return
+	}
+	e.log.Info("refilled new drives", "objects", rep.Objects, "shards", rep.ShardsHealed)
 }
 
 // sweeper reclaims abandoned multipart uploads: at Open and hourly.

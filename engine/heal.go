@@ -126,4 +126,3 @@ func (e *Engine) healer() {
 		}
 	}
 }
-

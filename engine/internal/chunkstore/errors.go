@@ -68,3 +68,6 @@ func (e *ShardError) Unwrap() error { return e.Err }
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
+
+// errRefused marks a drive its owner refused through Options.Offline.
+var errRefused = errors.New("chunkstore: drive refused by its owner")

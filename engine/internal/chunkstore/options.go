@@ -59,6 +59,11 @@ type Options struct {
 	// per read or write, from helper goroutines or the caller's goroutine,
 	// possibly concurrently, and must not block for long.
 	OnDamage func(id ID, shard, drive int, err error)
+
+	// Offline, if set (len(Drives) entries), marks drives the owner has
+	// refused (a foreign drive at a drive path, say): the store treats
+	// them as offline and never touches them.
+	Offline []bool
 }
 
 // Validate reports every problem with o at once (joined), each wrapping
@@ -73,6 +78,9 @@ func (o *Options) Validate() error {
 	}
 	if len(o.Drives) == 0 {
 		bad("at least one drive is required")
+	}
+	if o.Offline != nil && len(o.Offline) != len(o.Drives) {
+		bad("Offline has %d entries for %d drives", len(o.Offline), len(o.Drives))
 	}
 	if len(o.Drives) > MaxDrives {
 		bad("%d drives, at most %d", len(o.Drives), MaxDrives)

@@ -67,6 +67,10 @@ func Open(o Options) (*Store, error) {
 		d := &s.drives[i]
 		d.root = root
 		d.shardsDir = o.FS.PathJoin(root, "shards")
+		if o.Offline != nil && o.Offline[i] {
+			prepErrs[i] = errRefused
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
