@@ -41,6 +41,7 @@ type Engine struct {
 	storeID string       // shared by every drive of the store
 	drives  []DriveState // as Open found them
 	refill  bool         // a new drive joined: heal everything once
+	stats   counters
 
 	// minPartSize is MinPartSize; tests lower it.
 	minPartSize int64
@@ -153,10 +154,11 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
-	e.bg.Add(3)
+	e.bg.Add(4)
 	go e.releaser()
 	go e.sweeper()
 	go e.healer()
+	go e.scrubber()
 	if e.refill {
 		e.bg.Add(1)
 		go e.refillDrives()

@@ -64,6 +64,7 @@ func (e *Engine) Heal(ctx context.Context, opts HealOptions) (HealReport, error)
 				rep.Damaged++
 			}
 			rep.ShardsHealed += len(res.Healed)
+			e.stats.shardsHealed.Add(int64(len(res.Healed)))
 			if errors.Is(err, chunkstore.ErrReadQuorum) || errors.Is(err, chunkstore.ErrNotFound) {
 				rep.Unrecoverable++
 				bucket, key, _ := index.SplitObjectKey(it.Key())
@@ -83,6 +84,7 @@ func (e *Engine) Heal(ctx context.Context, opts HealOptions) (HealReport, error)
 // when they meet a missing or damaged shard. A full queue drops the
 // request: the scrubber or the next read finds the damage again.
 func (e *Engine) queueHeal(id chunkstore.ID) {
+	e.stats.healsQueued.Add(1)
 	select {
 	case e.heals <- id:
 	default:
@@ -118,6 +120,7 @@ func (e *Engine) healer() {
 			case err != nil && !errors.Is(err, chunkstore.ErrClosed):
 				e.log.Warn("background heal failed", "id", id.String(), "err", err)
 			case len(res.Healed) > 0:
+				e.stats.shardsHealed.Add(int64(len(res.Healed)))
 				e.log.Info("healed shards", "id", id.String(), "shards", fmt.Sprint(res.Healed))
 			}
 			if len(e.heals) == 0 {

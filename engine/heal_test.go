@@ -83,3 +83,27 @@ func TestReadQueuesHeal(t *testing.T) {
 		t.Fatalf("background heal left damage: %+v %v", rep, err)
 	}
 }
+
+func TestScrubFindsAndHeals(t *testing.T) {
+	e, o := open42(t)
+	mustBucket(t, e, "bkt")
+	data := payload(9, 2*o.BlockSize)
+	put(t, e, "bkt", "k", data)
+	f := shardFiles(t, o.Drives[3])[0]
+	b, _ := os.ReadFile(f)
+	b[60] ^= 0x10
+	os.WriteFile(f, b, 0o644)
+	if err := e.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	if s.ScrubPasses != 1 || s.ScrubStreams != 1 || s.ScrubDamaged != 1 || s.ShardsHealed != 1 || s.LastScrub.IsZero() {
+		t.Fatalf("stats after scrub: %+v", s)
+	}
+	if err := e.Scrub(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.ScrubDamaged != 1 || s.ScrubPasses != 2 {
+		t.Fatalf("second scrub found damage again: %+v", s)
+	}
+}

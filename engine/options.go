@@ -72,6 +72,13 @@ type Options struct {
 	BucketKeyTTL time.Duration
 	// KeyCacheEntries bounds the cached Bucket Keys. Zero: 10,000.
 	KeyCacheEntries int
+	// ScrubInterval is how often the background scrubber starts a pass that
+	// reads and verifies every stored shard and heals what it finds. Zero:
+	// 30 days; negative: never (Scrub can still be called).
+	ScrubInterval time.Duration
+	// ScrubRate bounds the scrubber's reading, in bytes per second. Zero:
+	// 32 MiB/s; negative: unpaced.
+	ScrubRate int64
 	// Sync is the sync policy; the default is durable.
 	Sync SyncPolicy
 	// FS is the filesystem; nil means the operating system's. Tests pass a
@@ -122,6 +129,12 @@ func (o *Options) EnsureDefaults(dir string) *Options {
 	}
 	if n.KeyCacheEntries == 0 {
 		n.KeyCacheEntries = 10000
+	}
+	if n.ScrubInterval == 0 {
+		n.ScrubInterval = 30 * 24 * time.Hour
+	}
+	if n.ScrubRate == 0 {
+		n.ScrubRate = 32 << 20
 	}
 	if n.UploadExpiry == 0 {
 		n.UploadExpiry = DefaultUploadExpiry
