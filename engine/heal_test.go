@@ -39,12 +39,16 @@ func TestHealRepairsDamage(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after heal and two more lost drives: %v", err)
 	}
-	// Heal again restores those two as well; nothing is left damaged.
-	if rep, err := e.Heal(ctx, HealOptions{Bucket: "bkt", Prefix: "k"}); err != nil || rep.ShardsHealed != 2 {
-		t.Fatalf("second heal %+v %v", rep, err)
+	// Heal again restores those two as well (the degraded read above may
+	// have queued the same repair in the background already).
+	if _, err := e.Heal(ctx, HealOptions{Bucket: "bkt", Prefix: "k"}); err != nil {
+		t.Fatalf("second heal: %v", err)
 	}
 	if rep, err := e.Heal(ctx, HealOptions{}); err != nil || rep.Damaged != 0 {
 		t.Fatalf("third heal %+v %v", rep, err)
+	}
+	if s := e.Stats(); s.ShardsHealed < 4 {
+		t.Fatalf("%d shards healed in all, want 4", s.ShardsHealed)
 	}
 }
 

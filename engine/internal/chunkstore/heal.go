@@ -34,6 +34,10 @@ func (s *Store) Heal(id ID) (HealResult, error) {
 	if s.closed.Load() {
 		return res, ErrClosed
 	}
+	// One heal of a stream at a time: two would write the same temporary
+	// files.
+	unlock := s.lockHeal(id)
+	defer unlock()
 	ft, err := s.findFooter(id)
 	if err != nil {
 		return res, err
@@ -259,4 +263,29 @@ func (s *Store) Trailer(id ID) ([]byte, error) {
 		return nil, err
 	}
 	return ft.trailer, nil
+}
+
+// lockHeal waits until no other Heal of id runs and returns the unlock
+// function.
+func (s *Store) lockHeal(id ID) func() {
+	for {
+		s.mu.Lock()
+		busy, ok := s.healing[id]
+		if !ok {
+			done := make(chan struct{})
+			if s.healing == nil {
+				s.healing = map[ID]chan struct{}{}
+			}
+			s.healing[id] = done
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.healing, id)
+				s.mu.Unlock()
+				close(done)
+			}
+		}
+		s.mu.Unlock()
+		<-busy
+	}
 }

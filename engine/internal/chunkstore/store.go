@@ -23,8 +23,9 @@ type Store struct {
 	drives []drive
 	closed atomic.Bool
 
-	mu     sync.Mutex
-	codecs map[codecKey]*codecEntry
+	mu      sync.Mutex
+	codecs  map[codecKey]*codecEntry
+	healing map[ID]chan struct{} // streams being healed; closed when done
 }
 
 // drive is one drive root. online is decided at Open.
