@@ -97,6 +97,11 @@ type Config struct {
 	MaxConnsPerIP int
 	// TLSConfig, when set, makes Serve speak TLS on the listener.
 	TLSConfig *tls.Config
+	// AllowInsecureSSECLoopback accepts SSE-C keys over plain HTTP from
+	// loopback clients (127.0.0.0/8, ::1). S3 refuses SSE-C without TLS,
+	// and so does the facade by default; this exists for tests and local
+	// tools only. Never set it on a server reachable from a network.
+	AllowInsecureSSECLoopback bool
 	// Metrics serves Prometheus metrics at /metrics without
 	// authentication. They hold request counts, sizes and latencies per API
 	// and status; no bucket names, keys or credentials.

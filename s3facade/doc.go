@@ -34,9 +34,28 @@
 // most 7 days, and its window is not cut to 15 minutes. Replay: SigV4 does
 // not prevent replaying a captured request inside its window; use TLS.
 //
-// Requests asking for something not implemented (SSE, ACLs other than
-// private, tagging, object lock, versions, multipart) get NotImplemented
-// or S3's refusal, never a success that ignores what they asked.
+// Requests asking for something not implemented (ACLs other than
+// private, tagging, object lock, versions) get NotImplemented or S3's
+// refusal, never a success that ignores what they asked.
+//
+// Multipart uploads (handlers_multipart.go) stream every part like a PUT;
+// CompleteMultipartUpload is one engine commit that copies no data, so it
+// answers with a plain status, never S3's "200 then an error document".
+// Part checksums combine into the object's as S3 does: COMPOSITE
+// (checksum of the part checksums, "-N") or FULL_OBJECT (CRCs combined).
+//
+// Server-side encryption (sse.go, handlers_encryption.go): the SSE, KMS
+// key id, context, bucket-key and SSE-C headers are parsed in the order of
+// s3-sse-spec.md §1.18 into engine.SSE; responses carry the headers S3
+// returns per operation (the context only on the writes that accept it);
+// key-manager failures become KMS.<Exception> (400), AccessDenied (403),
+// or 503 when the key manager cannot be reached. SSE-C keys are accepted
+// only over TLS (or from loopback with Config.AllowInsecureSSECLoopback),
+// checked against their MD5 in constant time, never logged, and cleared
+// when the request ends. Every request is SigV4, so S3's "KMS needs
+// SigV4" rule always holds. PutBucketEncryption/GetBucketEncryption/
+// DeleteBucketEncryption use S3's XML; a bucket never configured reports
+// AES256.
 //
 // # Limits
 //

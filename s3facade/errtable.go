@@ -71,6 +71,10 @@ const (
 	CodeTooManyBuckets                 ErrorCode = "TooManyBuckets"
 	CodeIncorrectNumberOfFilesInPost   ErrorCode = "IncorrectNumberOfFilesInPostRequest"
 	CodeCrossLocationLoggingProhibited ErrorCode = "CrossLocationLoggingProhibited"
+	// Multipart uploads (issue 5).
+	CodeEntityTooSmall    ErrorCode = "EntityTooSmall"
+	CodeInvalidPartOrder  ErrorCode = "InvalidPartOrder"
+	CodeInvalidPartNumber ErrorCode = "InvalidPartNumber"
 )
 
 // codeInfo is a code's HTTP status and default description.
@@ -142,6 +146,10 @@ var codes = map[ErrorCode]codeInfo{
 	CodeTooManyBuckets:                 {http.StatusBadRequest, "You have attempted to create more buckets than allowed."},
 	CodeIncorrectNumberOfFilesInPost:   {http.StatusBadRequest, "POST requires exactly one file upload per request."},
 	CodeCrossLocationLoggingProhibited: {http.StatusForbidden, "Cross-location logging not allowed."},
+	// Multipart uploads (issue 5).
+	CodeEntityTooSmall:    {http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size."},
+	CodeInvalidPartOrder:  {http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
+	CodeInvalidPartNumber: {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
 }
 
 // Status returns the code's HTTP status (500 for a code not in the table).
@@ -186,6 +194,24 @@ var engineErrors = []struct {
 	{engine.ErrIncompleteBody, CodeIncompleteBody},
 	{engine.ErrEntityTooLarge, CodeEntityTooLarge},
 	{engine.ErrMetadataTooLarge, CodeMetadataTooLarge},
+	// Multipart uploads (issue 5). ErrInvalidPartNumber is GET/HEAD
+	// ?partNumber= past the last part; UploadPart checks its own number.
+	{engine.ErrNoSuchUpload, CodeNoSuchUpload},
+	{engine.ErrInvalidPart, CodeInvalidPart},
+	{engine.ErrInvalidPartOrder, CodeInvalidPartOrder},
+	{engine.ErrInvalidPartNumber, CodeInvalidPartNumber},
+	{engine.ErrEntityTooSmall, CodeEntityTooSmall},
+	// Server-side encryption (issue 4); *engine.KMSError is resolved by
+	// classifySSE before this table.
+	{engine.ErrInvalidEncryptionContext, CodeInvalidArgument},
+	{engine.ErrSSECustomerKeyRequired, CodeInvalidRequest},
+	{engine.ErrSSECustomerKeyMismatch, CodeAccessDenied},
+	{engine.ErrSSENotApplicable, CodeInvalidRequest},
+	{engine.ErrSSEParametersMismatch, CodeInvalidRequest},
+	{engine.ErrSSEPartParamsRequired, CodeInvalidRequest},
+	{engine.ErrInvalidCustomerKey, CodeInvalidArgument},
+	{engine.ErrEncryptionTypeBlocked, CodeAccessDenied},
+	{engine.ErrNoKeyManager, CodeNotImplemented},
 	{engine.ErrInvalidArgument, CodeInvalidArgument},
 	{engine.ErrInvalidCopy, CodeInvalidRequest},
 	{engine.ErrInsufficientDrives, CodeInsufficientStorage},
@@ -199,7 +225,17 @@ var engineErrors = []struct {
 // messages overrides the description for engine errors whose S3 message
 // differs from the code's default.
 var engineMessages = map[error]string{
+	engine.ErrInvalidPart: "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
 	engine.ErrInvalidCopy: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+	// Server-side encryption (issue 4).
+	engine.ErrSSECustomerKeyRequired: "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+	engine.ErrSSECustomerKeyMismatch: "Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.",
+	engine.ErrSSENotApplicable:       "The encryption parameters are not applicable to this object.",
+	engine.ErrSSEParametersMismatch:  "The provided encryption parameters did not match the ones used originally.",
+	engine.ErrSSEPartParamsRequired:  "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.",
+	engine.ErrInvalidCustomerKey:     msgSSECBadKey,
+	engine.ErrEncryptionTypeBlocked:  "The bucket's default encryption configuration blocks this encryption type.",
+	engine.ErrNoKeyManager:           "Server side encryption with a key manager was requested but no key manager is configured.",
 }
 
 // apiError is an error resolved to what goes on the wire.
@@ -222,9 +258,15 @@ func classify(err error) apiError {
 		}
 		return apiError{code: fe.Code, status: fe.Code.Status(), message: msg}
 	}
+	if a, ok := classifySSE(err); ok {
+		return a
+	}
 	for _, m := range engineErrors {
 		if errors.Is(err, m.err) {
 			msg := engineMessages[m.err]
+			if m.err == engine.ErrInvalidEncryptionContext {
+				msg = engineSSEMessage(err)
+			}
 			if msg == "" {
 				msg = m.code.Description()
 			}

@@ -28,9 +28,15 @@ func (s *Server) putObject(r *request) (*response, error) {
 	if r.bodySize > engine.MaxPutPartSize {
 		return nil, errorf(CodeEntityTooLarge, "")
 	}
+	sse, err := parseWriteSSE(r, opPut)
+	if err != nil {
+		return nil, err
+	}
+	if sse != nil {
+		defer clear(sse.CustomerKey)
+	}
 	// Size 0 means "unknown" to the engine; an empty body reads as empty.
-	opts := &engine.PutOptions{Size: max(r.bodySize, 0), Headers: contentHeaders(r)}
-	var err error
+	opts := &engine.PutOptions{Size: max(r.bodySize, 0), Headers: contentHeaders(r), SSE: sse}
 	if opts.UserMetadata, err = userMetadata(r); err != nil {
 		return nil, err
 	}
@@ -63,6 +69,7 @@ func (s *Server) putObject(r *request) (*response, error) {
 	}
 	resp := &response{}
 	resp.set("ETag", `"`+info.ETag+`"`)
+	setSSEHeaders(resp, info.SSE, opPut)
 	if alg, v, ok := d.checksum(); ok {
 		resp.set(alg.header(), v)
 		resp.set("X-Amz-Checksum-Type", "FULL_OBJECT")
@@ -75,12 +82,21 @@ func readOptions(r *request) (*engine.GetOptions, error) {
 	if err := checkVersionID(r); err != nil {
 		return nil, err
 	}
-	if err := parseSSE(r); err != nil {
+	if err := rejectReadSSE(r); err != nil {
 		return nil, err
 	}
-	opts := &engine.GetOptions{Conditions: conditions(r, "")}
+	ck, err := parseCustomerKey(r, false)
+	if err != nil {
+		return nil, err
+	}
+	opts := &engine.GetOptions{Conditions: conditions(r, ""), CustomerKey: ck}
 	if v := r.header("Range"); v != "" {
 		opts.Range = parseRange(v)
+	}
+	if r.t.query.Has("partNumber") {
+		if opts.PartNumber, err = getPartNumber(r); err != nil {
+			return nil, err
+		}
 	}
 	return opts, nil
 }
@@ -108,10 +124,13 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The engine keeps no reference to the key once the call returns (the
+	// body's decryption keys are derived from it and owned by the body).
+	defer clear(opts.CustomerKey)
 	resp := &response{}
 	var info engine.ObjectInfo
 	var off, n int64
-	if head {
+	if head && opts.PartNumber == 0 {
 		if info, err = s.e.HeadObject(context.Background(), r.t.bucket, r.t.key, opts); err != nil {
 			return nil, err
 		}
@@ -125,21 +144,36 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 	} else {
 		obj, err := s.e.GetObject(context.Background(), r.t.bucket, r.t.key, opts)
 		if err != nil {
-			return nil, err
+			return nil, s.partNumberError(r, opts, err)
 		}
 		info, off, n = obj.Info, obj.Offset, obj.Length
-		resp.body = obj
+		if head { // HEAD ?partNumber=: the part's size and position
+			obj.Close()
+			resp.noBody = true
+		} else {
+			resp.body = obj
+		}
 	}
 	resp.size = n
 	objectHeaders(resp, &info)
+	op := opGet
+	if head {
+		op = opHead
+	}
+	setSSEHeaders(resp, info.SSE, op)
 	if opts.Range != nil {
 		resp.status = 206
 		resp.set("Content-Range", "bytes "+itoa(off)+"-"+itoa(off+n-1)+"/"+itoa(info.Size))
 	}
-	if strings.EqualFold(r.header("X-Amz-Checksum-Mode"), "ENABLED") && opts.Range == nil && info.Checksum.Algorithm != "" {
+	if opts.PartNumber != 0 && info.PartsCount > 0 {
+		resp.status = 206
+		resp.set("Content-Range", "bytes "+itoa(off)+"-"+itoa(off+n-1)+"/"+itoa(info.Size))
+		resp.set("X-Amz-Mp-Parts-Count", strconv.Itoa(info.PartsCount))
+	}
+	if strings.EqualFold(r.header("X-Amz-Checksum-Mode"), "ENABLED") && opts.Range == nil && opts.PartNumber == 0 && info.Checksum.Value != "" {
 		if alg, ok := checksumByName(info.Checksum.Algorithm); ok {
 			resp.set(alg.header(), info.Checksum.Value)
-			resp.set("X-Amz-Checksum-Type", "FULL_OBJECT")
+			resp.set("X-Amz-Checksum-Type", objectChecksumType(info.Checksum.Value))
 		}
 	}
 	for _, o := range responseOverrides {
@@ -270,6 +304,16 @@ func (s *Server) copyObject(r *request) (*response, error) {
 	if r.header("X-Amz-Copy-Source-Range") != "" {
 		return nil, errorf(CodeInvalidRequest, "x-amz-copy-source-range is only valid for UploadPartCopy.")
 	}
+	if opts.SourceCustomerKey, err = parseCustomerKey(r, true); err != nil {
+		return nil, err
+	}
+	defer clear(opts.SourceCustomerKey)
+	if opts.SSE, err = parseWriteSSE(r, opCopy); err != nil {
+		return nil, err
+	}
+	if opts.SSE != nil {
+		defer clear(opts.SSE.CustomerKey)
+	}
 	info, err := s.e.CopyObject(context.Background(), srcBucket, srcKey, r.t.bucket, r.t.key, opts)
 	if err != nil {
 		return nil, err
@@ -289,7 +333,9 @@ func (s *Server) copyObject(r *request) (*response, error) {
 			res.ChecksumSHA256 = info.Checksum.Value
 		}
 	}
-	return &response{xml: res}, nil
+	resp := &response{xml: res}
+	setSSEHeaders(resp, info.SSE, opCopy)
+	return resp, nil
 }
 
 // parseRange parses a Range header. S3 serves one range of the form

@@ -122,11 +122,8 @@ func userMetadata(r *request) (map[string]string, error) {
 // rejectUnsupported answers NotImplemented (or S3's own refusal) for
 // headers asking for features the facade does not have, so that no such
 // request succeeds while silently ignoring what it asked for. The SSE
-// headers are the next issue's: parseSSE is where they will be read.
+// headers of object writes are read by parseWriteSSE (sse.go).
 func rejectUnsupported(r *request) error {
-	if err := parseSSE(r); err != nil {
-		return err
-	}
 	switch acl := r.header("X-Amz-Acl"); acl {
 	case "", "private", "bucket-owner-full-control":
 	default:
@@ -152,9 +149,8 @@ func rejectUnsupported(r *request) error {
 	return nil
 }
 
-// parseSSE reads the server-side encryption headers. Encryption lands in
-// a later issue; until then any request for it is NotImplemented rather
-// than stored in the clear.
+// parseSSE refuses server-side encryption headers on requests that have
+// no use for them (CreateBucket), rather than ignoring them.
 func parseSSE(r *request) error {
 	for _, h := range []string{
 		"X-Amz-Server-Side-Encryption",
@@ -169,7 +165,7 @@ func parseSSE(r *request) error {
 		"X-Amz-Copy-Source-Server-Side-Encryption-Customer-Key-Md5",
 	} {
 		if r.header(h) != "" {
-			return errorf(CodeNotImplemented, "Server-side encryption is not supported yet.")
+			return errorf(CodeNotImplemented, "Server-side encryption headers are not supported on this operation.")
 		}
 	}
 	return nil

@@ -55,6 +55,18 @@ var (
 	opHeadObject        = &operation{name: "HeadObject", handler: (*Server).headObject}
 	opDeleteObject      = &operation{name: "DeleteObject", handler: (*Server).deleteObject}
 
+	opMPCreate      = &operation{name: "CreateMultipartUpload", handler: (*Server).createMultipartUpload}
+	opMPPart        = &operation{name: "UploadPart", handler: (*Server).uploadPart, body: true}
+	opMPPartCopy    = &operation{name: "UploadPartCopy", handler: (*Server).uploadPartCopy}
+	opMPComplete    = &operation{name: "CompleteMultipartUpload", handler: (*Server).completeMultipartUpload, body: true}
+	opMPAbort       = &operation{name: "AbortMultipartUpload", handler: (*Server).abortMultipartUpload}
+	opMPListParts   = &operation{name: "ListParts", handler: (*Server).listParts}
+	opMPListUploads = &operation{name: "ListMultipartUploads", handler: (*Server).listMultipartUploads}
+
+	opPutBucketEncryption    = &operation{name: "PutBucketEncryption", handler: (*Server).putBucketEncryption, body: true}
+	opGetBucketEncryption    = &operation{name: "GetBucketEncryption", handler: (*Server).getBucketEncryption}
+	opDeleteBucketEncryption = &operation{name: "DeleteBucketEncryption", handler: (*Server).deleteBucketEncryption}
+
 	opNotImplemented   = &operation{name: "NotImplemented", handler: notImplemented, body: true}
 	opMethodNotAllowed = &operation{name: "MethodNotAllowed", handler: methodNotAllowed}
 
@@ -83,7 +95,11 @@ var routes = []route{
 	{method: "GET", level: levelService, op: opListBuckets},
 
 	{method: "GET", level: levelBucket, sub: "location", op: opGetBucketLocation},
+	{method: "GET", level: levelBucket, sub: "encryption", op: opGetBucketEncryption},
+	{method: "PUT", level: levelBucket, sub: "encryption", op: opPutBucketEncryption},
+	{method: "DELETE", level: levelBucket, sub: "encryption", op: opDeleteBucketEncryption},
 	{method: "GET", level: levelBucket, sub: "list-type", op: opListObjectsV2},
+	{method: "GET", level: levelBucket, sub: "uploads", op: opMPListUploads},
 	{method: "GET", level: levelBucket, op: opListObjects},
 	{method: "HEAD", level: levelBucket, op: opHeadBucket},
 	{method: "PUT", level: levelBucket, op: opCreateBucket},
@@ -91,6 +107,14 @@ var routes = []route{
 	{method: "POST", level: levelBucket, sub: "delete", op: opDeleteObjects},
 	{method: "POST", level: levelBucket, op: opNotImplemented}, // PostObject (browser form upload)
 
+	{method: "PUT", level: levelObject, sub: "uploadId", header: "x-amz-copy-source", op: opMPPartCopy},
+	{method: "PUT", level: levelObject, sub: "uploadId", op: opMPPart},
+	{method: "POST", level: levelObject, sub: "uploads", op: opMPCreate},
+	{method: "POST", level: levelObject, sub: "uploadId", op: opMPComplete},
+	{method: "GET", level: levelObject, sub: "uploadId", op: opMPListParts},
+	{method: "DELETE", level: levelObject, sub: "uploadId", op: opMPAbort},
+	{method: "GET", level: levelObject, sub: "partNumber", op: opGetObject},
+	{method: "HEAD", level: levelObject, sub: "partNumber", op: opHeadObject},
 	{method: "PUT", level: levelObject, header: "x-amz-copy-source", op: opCopyObject},
 	{method: "PUT", level: levelObject, op: opPutObject},
 	{method: "GET", level: levelObject, op: opGetObject},

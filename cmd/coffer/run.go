@@ -24,6 +24,7 @@ import (
 
 const usage = `Usage:
   coffer serve [flags] [DRIVE ...]   run the S3 server (default drive ./coffer-data)
+  coffer kms COMMAND [flags]         manage the built-in keyring ("coffer kms help")
   coffer version                     print the version
 
 Run "coffer serve -h" for the serve flags.`
@@ -38,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr, nil)
+	case "kms":
+		return kmsCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "coffer", version())
 		return nil
@@ -78,6 +81,9 @@ type serveConfig struct {
 	noSync    bool
 	shutdown  time.Duration
 	readyFile string
+	kms       kmsConfig
+	// insecureSSEC accepts SSE-C over plain HTTP from loopback clients.
+	insecureSSEC bool
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -99,6 +105,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.noSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take at shutdown")
 	fs.StringVar(&c.readyFile, "ready-file", "", "write the listening address to this `file` once serving (for scripts)")
+	c.kms.register(fs)
+	fs.BoolVar(&c.insecureSSEC, "insecure-ssec-loopback", false, "accept SSE-C keys over plain HTTP from loopback clients (tests only)")
 	seen := map[string]bool{}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
@@ -179,7 +187,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 		users = append(users, more...)
 	}
 
-	eo := &engine.Options{Drives: c.drives, ParityShards: c.parity, Logger: log.With("component", "engine")}
+	km, closeKM, err := openKeyManager(&c.kms, c.drives[0], log.With("component", "kms"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeKM(); err != nil {
+			log.Error("closing the key manager", "err", err)
+		}
+	}()
+	eo := &engine.Options{Drives: c.drives, ParityShards: c.parity, Logger: log.With("component", "engine"), KeyManager: km}
 	if c.parity < 0 {
 		eo.ParityShards = engine.NoParity
 	}
@@ -196,7 +213,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 		}
 	}()
 
-	cfg := s3facade.Config{Region: c.region, Users: users, Domains: c.domains, Logger: log.With("component", "s3"), Metrics: c.metrics}
+	cfg := s3facade.Config{Region: c.region, Users: users, Domains: c.domains, Logger: log.With("component", "s3"), Metrics: c.metrics,
+		AllowInsecureSSECLoopback: c.insecureSSEC}
 	if c.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
 		if err != nil {
@@ -214,7 +232,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	}
 	addr := ln.Addr().String()
 	log.Info("serving S3", "address", addr, "tls", cfg.TLSConfig != nil, "drives", len(c.drives),
-		"region", c.region, "root_user", root.AccessKey, "users", len(users))
+		"region", c.region, "root_user", root.AccessKey, "users", len(users), "kms", c.kms.backend)
 	if c.readyFile != "" {
 		if err := os.WriteFile(c.readyFile, []byte(addr+"\n"), 0o600); err != nil {
 			return err

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of the coffer server with the AWS CLI (Debian's awscli):
-# cp up and down of a 100 MiB file, ls, sync, rm and s3api calls, content
-# checked by hash. Usage (from the repository root):
+# cp up and down of a 100 MiB file and (multipart) of a 1 GiB file, ls,
+# sync, rm and s3api calls (multipart ones too), content checked by hash. Usage (from the repository root):
 #
 #   bash s3facade/testdata/e2e-awscli.sh
 #
@@ -21,7 +21,7 @@ trap cleanup EXIT
 go build -o "$work/coffer" ./cmd/coffer
 export COFFER_ROOT_USER=e2euser
 export COFFER_ROOT_PASSWORD=e2e-secret-password
-"$work/coffer" serve --address 127.0.0.1:0 --ready-file "$work/addr" --log-level warn \
+"$work/coffer" serve --address 127.0.0.1:0 --ready-file "$work/addr" --log-level warn --insecure-ssec-loopback \
   "$work/d1" "$work/d2" "$work/d3" "$work/d4" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
@@ -86,6 +86,88 @@ awss3 s3api get-bucket-location --bucket e2e >/dev/null || fail "get-bucket-loca
 ok "s3api get-bucket-location"
 awss3 s3api delete-objects --bucket e2e --delete '{"Objects":[{"Key":"api/obj"},{"Key":"api/copy"}]}' >/dev/null || fail "delete-objects"
 ok "s3api delete-objects"
+
+# Server-side encryption (issue 4): --sse AES256, aws:kms (default key and
+# a named one), aws:kms:dsse, --sse-c (over loopback HTTP: the server runs
+# with --insecure-ssec-loopback), and the bucket encryption API.
+head -c $((3 << 20)) /dev/urandom >"$work/sse.bin"
+want=$(sha256sum "$work/sse.bin" | cut -d' ' -f1)
+head -c 32 /dev/urandom >"$work/ssec.key"
+for mode in AES256 aws:kms; do
+  awss3 s3 cp "$work/sse.bin" "s3://e2e/sse/$mode" --sse "$mode" >/dev/null || fail "cp up --sse $mode"
+  awss3 s3api head-object --bucket e2e --key "sse/$mode" --query ServerSideEncryption --output text | grep -qx "$mode" || fail "head-object reports $mode"
+  awss3 s3 cp "s3://e2e/sse/$mode" "$work/sse.down" >/dev/null || fail "cp down --sse $mode"
+  [ "$(sha256sum "$work/sse.down" | cut -d' ' -f1)" = "$want" ] || fail "--sse $mode content differs"
+  ok "cp --sse $mode up and down, same sha256"
+done
+# aws-cli v1's "s3 cp --sse" knows no aws:kms:dsse: s3api takes it.
+awss3 s3api put-object --bucket e2e --key sse/dsse --body "$work/sse.bin" --server-side-encryption aws:kms:dsse \
+  --query ServerSideEncryption --output text | grep -qx aws:kms:dsse || fail "put-object aws:kms:dsse"
+awss3 s3api get-object --bucket e2e --key sse/dsse "$work/sse.down" >/dev/null || fail "get-object aws:kms:dsse"
+[ "$(sha256sum "$work/sse.down" | cut -d' ' -f1)" = "$want" ] || fail "aws:kms:dsse content differs"
+ok "s3api put-object/get-object aws:kms:dsse, same sha256"
+awss3 s3api put-object --bucket e2e --key sse/kms-alias --body "$work/sse.bin" --server-side-encryption aws:kms \
+  --ssekms-key-id alias/aws/s3 --query SSEKMSKeyId --output text | grep -q '^arn:aws:kms:.*:key/' || fail "put-object --ssekms-key-id answers the key ARN"
+ok "s3api put-object --ssekms-key-id alias/aws/s3"
+awss3 s3 cp "$work/sse.bin" s3://e2e/sse/ssec --sse-c AES256 --sse-c-key "fileb://$work/ssec.key" >/dev/null || fail "cp up --sse-c"
+awss3 s3 cp s3://e2e/sse/ssec "$work/sse.down" --sse-c AES256 --sse-c-key "fileb://$work/ssec.key" >/dev/null || fail "cp down --sse-c"
+[ "$(sha256sum "$work/sse.down" | cut -d' ' -f1)" = "$want" ] || fail "--sse-c content differs"
+ok "cp --sse-c up and down, same sha256"
+if awss3 s3 cp s3://e2e/sse/ssec "$work/sse.nokey" >/dev/null 2>&1; then fail "SSE-C object read without its key"; fi
+ok "SSE-C object refused without its key"
+awss3 s3api get-bucket-encryption --bucket e2e --query 'ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm' --output text | grep -qx AES256 || fail "get-bucket-encryption default"
+awss3 s3api put-bucket-encryption --bucket e2e --server-side-encryption-configuration \
+  '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"},"BucketKeyEnabled":true}]}' || fail "put-bucket-encryption"
+awss3 s3 cp "$work/sse.bin" s3://e2e/sse/default >/dev/null || fail "cp up under a KMS default"
+awss3 s3api head-object --bucket e2e --key sse/default --query '[ServerSideEncryption,BucketKeyEnabled]' --output text | grep -qP '^aws:kms\tTrue$' || fail "bucket default not applied"
+awss3 s3 cp s3://e2e/sse/default "$work/sse.down" >/dev/null || fail "cp down under a KMS default"
+[ "$(sha256sum "$work/sse.down" | cut -d' ' -f1)" = "$want" ] || fail "default-encrypted content differs"
+awss3 s3api delete-bucket-encryption --bucket e2e || fail "delete-bucket-encryption"
+awss3 s3api get-bucket-encryption --bucket e2e --query 'ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm' --output text | grep -qx AES256 || fail "get-bucket-encryption after delete"
+ok "s3api put/get/delete-bucket-encryption, bucket default applied"
+rm -f "$work/sse.bin" "$work/sse.down"
+
+# Multipart (issue 5): aws s3 cp of 1 GiB in 64 MiB parts, then the
+# low-level s3api calls.
+aws configure set default.s3.multipart_threshold 64MB
+aws configure set default.s3.multipart_chunksize 64MB
+head -c $((1 << 30)) /dev/urandom >"$work/huge.bin"
+want=$(sha256sum "$work/huge.bin" | cut -d' ' -f1)
+awss3 s3 cp "$work/huge.bin" s3://e2e/mp/huge.bin >/dev/null || fail "cp up 1 GiB multipart"
+awss3 s3api head-object --bucket e2e --key mp/huge.bin --query ETag --output text | grep -q -- '-16"$' || fail "1 GiB object is not a 16-part object"
+ok "cp up 1 GiB in 16 parts"
+awss3 s3api head-object --bucket e2e --key mp/huge.bin --part-number 2 --query '[ContentLength,PartsCount]' --output text | grep -qP '^67108864\t16$' || fail "head-object --part-number"
+ok "s3api head-object --part-number"
+awss3 s3api get-object --bucket e2e --key mp/huge.bin --range bytes=67108860-67108869 "$work/mprange" >/dev/null || fail "range across a part boundary"
+cmp "$work/mprange" <(tail -c +67108861 "$work/huge.bin" | head -c 10) || fail "range across a part boundary differs"
+ok "range across a part boundary"
+rm -f "$work/huge.bin"
+awss3 s3 cp s3://e2e/mp/huge.bin "$work/huge.down" >/dev/null || fail "cp down 1 GiB"
+[ "$(sha256sum "$work/huge.down" | cut -d' ' -f1)" = "$want" ] || fail "1 GiB content differs"
+rm -f "$work/huge.down"
+ok "cp down 1 GiB, same sha256"
+
+head -c $((5 << 20)) /dev/urandom >"$work/p1"
+head -c 1000 /dev/urandom >"$work/p2"
+uid=$(awss3 s3api create-multipart-upload --bucket e2e --key mp/api --content-type text/x-test --query UploadId --output text) || fail "create-multipart-upload"
+e1=$(awss3 s3api upload-part --bucket e2e --key mp/api --upload-id "$uid" --part-number 1 --body "$work/p1" --query ETag --output text) || fail "upload-part 1"
+e2=$(awss3 s3api upload-part --bucket e2e --key mp/api --upload-id "$uid" --part-number 2 --body "$work/p2" --query ETag --output text) || fail "upload-part 2"
+ok "s3api create-multipart-upload, upload-part"
+[ "$(awss3 s3api list-parts --bucket e2e --key mp/api --upload-id "$uid" --query 'Parts[].PartNumber' --output text)" = "$(printf '1\t2')" ] || fail "list-parts"
+ok "s3api list-parts"
+awss3 s3api list-multipart-uploads --bucket e2e --query 'Uploads[].UploadId' --output text | grep -q "$uid" || fail "list-multipart-uploads"
+ok "s3api list-multipart-uploads"
+awss3 s3api complete-multipart-upload --bucket e2e --key mp/api --upload-id "$uid" \
+  --multipart-upload "{\"Parts\":[{\"PartNumber\":1,\"ETag\":$e1},{\"PartNumber\":2,\"ETag\":$e2}]}" >/dev/null || fail "complete-multipart-upload"
+awss3 s3api get-object --bucket e2e --key mp/api "$work/mpapi" | grep -q '"ContentType": "text/x-test"' || fail "completed object content type"
+cmp "$work/mpapi" <(cat "$work/p1" "$work/p2") || fail "completed object content"
+ok "s3api complete-multipart-upload"
+uid=$(awss3 s3api create-multipart-upload --bucket e2e --key mp/gone --query UploadId --output text) || fail "create-multipart-upload 2"
+awss3 s3api upload-part --bucket e2e --key mp/gone --upload-id "$uid" --part-number 1 --body "$work/p2" >/dev/null || fail "upload-part to abort"
+awss3 s3api abort-multipart-upload --bucket e2e --key mp/gone --upload-id "$uid" || fail "abort-multipart-upload"
+if awss3 s3api list-parts --bucket e2e --key mp/gone --upload-id "$uid" 2>"$work/err" >/dev/null; then fail "aborted upload still listed"; fi
+grep -q NoSuchUpload "$work/err" || fail "aborted upload: $(cat "$work/err")"
+ok "s3api abort-multipart-upload"
 
 awss3 s3 rm s3://e2e --recursive >/dev/null || fail "rm --recursive"
 [ -z "$(awss3 s3 ls s3://e2e --recursive)" ] || fail "bucket not empty after rm"
