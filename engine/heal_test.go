@@ -111,3 +111,30 @@ func TestScrubFindsAndHeals(t *testing.T) {
 		t.Fatalf("second scrub found damage again: %+v", s)
 	}
 }
+
+func TestCheckFindsAndRepairs(t *testing.T) {
+	e, o := open42(t)
+	mustBucket(t, e, "bkt")
+	put(t, e, "bkt", "good", payload(1, 3*o.BlockSize))
+	put(t, e, "bkt", "small", payload(2, 10))
+	// Damage "good" (the only sharded object so far).
+	os.Remove(shardFiles(t, o.Drives[0])[0])
+	put(t, e, "bkt", "orphan", payload(3, 2*o.BlockSize))
+	// Forget "orphan" in the index: its shards dangle.
+	if err := e.idx.Update(func(tx *indexTxn) error { tx.Delete(objectKey("bkt", "orphan")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Check(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Objects != 2 || rep.Damaged != 1 || rep.Dangling != 1 || len(rep.Unrecoverable) != 0 || rep.OK() {
+		t.Fatalf("check: %+v", rep)
+	}
+	if rep, err = e.Check(ctx, true); err != nil || rep.ShardsHealed != 1 {
+		t.Fatalf("repair: %+v %v", rep, err)
+	}
+	if rep, err = e.Check(ctx, false); err != nil || !rep.OK() {
+		t.Fatalf("after repair: %+v %v", rep, err)
+	}
+}

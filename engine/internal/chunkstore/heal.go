@@ -29,7 +29,13 @@ type HealResult struct {
 // meant for background repair, not the read path. It is safe to run beside
 // readers; running it beside Remove of the same stream may leave healed
 // files of a removed stream, which the owner collects as orphans.
-func (s *Store) Heal(id ID) (HealResult, error) {
+func (s *Store) Heal(id ID) (HealResult, error) { return s.heal(id, true) }
+
+// Verify is Heal without the repair: it reads and checks every block of
+// every shard of stream id and reports the damaged shards.
+func (s *Store) Verify(id ID) (HealResult, error) { return s.heal(id, false) }
+
+func (s *Store) heal(id ID, repair bool) (HealResult, error) {
 	var res HealResult
 	if s.closed.Load() {
 		return res, ErrClosed
@@ -113,7 +119,7 @@ func (s *Store) Heal(id ID) (HealResult, error) {
 			res.Damaged = append(res.Damaged, i)
 		}
 	}
-	if len(res.Damaged) == 0 {
+	if len(res.Damaged) == 0 || !repair {
 		return res, nil
 	}
 	// Rewrite the damaged shards whose drives are online.
