@@ -25,6 +25,12 @@ import (
 const usage = `Usage:
   coffer serve [flags] [DRIVE ...]   run the S3 server (default drive ./coffer-data)
   coffer kms COMMAND [flags]         manage the built-in keyring ("coffer kms help")
+  coffer heal [--bucket B [--prefix P]] [DRIVE ...]
+                                     verify every shard and rewrite damaged ones (server stopped)
+  coffer fsck [--repair] [DRIVE ...] cross-check index and drives; --repair heals and cleans
+  coffer repair --rebuild-index [DRIVE ...]
+                                     restore index records from the shard files
+  coffer admin status [DRIVE ...]    drive states and repair counters
   coffer version                     print the version
 
 Run "coffer serve -h" for the serve flags.`
@@ -41,6 +47,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr, nil)
 	case "kms":
 		return kmsCommand(ctx, args[1:], stdout, stderr)
+	case "heal":
+		return healCommand(ctx, args[1:], stdout, stderr)
+	case "fsck":
+		return fsckCommand(ctx, args[1:], stdout, stderr)
+	case "repair":
+		return repairCommand(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "coffer", version())
 		return nil
