@@ -145,7 +145,9 @@ func TestEnvironmentCredentialsAndHealth(t *testing.T) {
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(m), `coffer_s3_requests_total{api="PutObject",code="200"} 1`) {
+	if !strings.Contains(string(m), `coffer_s3_requests_total{api="PutObject",code="200"} 1`) ||
+		!strings.Contains(string(m), `coffer_drive_up{drive="0",state="online"} 1`) ||
+		!strings.Contains(string(m), "coffer_shards_healed_total 0") {
 		t.Fatalf("metrics:\n%s", m)
 	}
 	if strings.Contains(r.errOut.String(), "rootpassword123") {
