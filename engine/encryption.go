@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
 	ccrypto "github.com/cofferdb/coffer/crypto"
 	"github.com/cofferdb/coffer/engine/internal/index"
@@ -18,7 +17,7 @@ import (
 // manager have been consulted.
 type resolvedSSE struct {
 	Type        SSEType // SSENone, SSES3, SSEKMS, DSSEKMS or SSEC
-	KeyARN      string
+	KeyID       string  // as the request or rule named it; the ARN comes from the key manager
 	Context     map[string]string
 	BucketKey   bool
 	CustomerKey []byte
@@ -113,11 +112,11 @@ func (e *Engine) resolveSSE(ctx context.Context, brec index.Bucket, req *SSE) (*
 		if keyID == "" {
 			keyID = "alias/aws/s3"
 		}
-		arn, err := e.keys.describe(ctx, keyID)
-		if err != nil {
-			return nil, err
-		}
-		out.KeyARN = arn
+		// No DescribeKey: GenerateDataKey resolves the id to its ARN and
+		// fails for unknown, disabled, pending or asymmetric keys itself,
+		// so a write costs one key-manager call (none with a cached
+		// Bucket Key).
+		out.KeyID = keyID
 		if out.Type == DSSEKMS {
 			out.BucketKey = false // S3 does not apply Bucket Keys to DSSE
 		}
@@ -305,33 +304,6 @@ func (e *Engine) loadMaster(ctx context.Context) (*ccrypto.Key, error) {
 		return nil, mapIndexErr(err)
 	}
 	return key, nil
-}
-
-// describe resolves a key id to its ARN, caching answers for the Bucket
-// Key lifetime so that steady writes make no key-manager call.
-func (r *keyring) describe(ctx context.Context, keyID string) (string, error) {
-	r.mu.Lock()
-	if d, ok := r.described[keyID]; ok && !time.Now().After(d.expires) {
-		r.mu.Unlock()
-		return d.arn, nil
-	}
-	r.mu.Unlock()
-	arn, err := r.km.DescribeKey(ctx, keyID)
-	if err != nil {
-		return "", kmsErr(err)
-	}
-	r.mu.Lock()
-	if len(r.described) >= r.max {
-		clear(r.described)
-	}
-	r.described[keyID] = describedKey{arn: arn, expires: time.Now().Add(r.ttl)}
-	r.mu.Unlock()
-	return arn, nil
-}
-
-type describedKey struct {
-	arn     string
-	expires time.Time
 }
 
 // SetBucketEncryption sets a bucket's default encryption rule.

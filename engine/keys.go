@@ -155,10 +155,9 @@ type keyring struct {
 	ttl    time.Duration
 	max    int
 
-	mu        sync.Mutex
-	buckets   map[string]*bucketKey // write side: (key, context) → Bucket Key
-	opened    map[string]*bucketKey // read side: blob → key
-	described map[string]describedKey
+	mu      sync.Mutex
+	buckets map[string]*bucketKey // write side: (key id, context) → Bucket Key
+	opened  map[string]*bucketKey // read side: blob → key
 }
 
 type bucketKey struct {
@@ -170,7 +169,7 @@ type bucketKey struct {
 
 func newKeyring(km KeyManager, master *ccrypto.Key, ttl time.Duration, max int) *keyring {
 	return &keyring{km: km, master: master, ttl: ttl, max: max,
-		buckets: map[string]*bucketKey{}, opened: map[string]*bucketKey{}, described: map[string]describedKey{}}
+		buckets: map[string]*bucketKey{}, opened: map[string]*bucketKey{}}
 }
 
 func (r *keyring) close() {
@@ -358,7 +357,7 @@ func (e *Engine) newKeys(ctx context.Context, bucket, key string, id [16]byte, s
 			var blob []byte
 			var keyARN string
 			if sse.BucketKey {
-				bk, b, a, err := e.keys.bucketKeyFor(ctx, sse.KeyARN, kctx)
+				bk, b, a, err := e.keys.bucketKeyFor(ctx, sse.KeyID, kctx)
 				if err != nil {
 					return fail(err)
 				}
@@ -375,7 +374,7 @@ func (e *Engine) newKeys(ctx context.Context, bucket, key string, id [16]byte, s
 				}
 				blob, keyARN = b, a
 			} else {
-				plain, b, a, err := e.keys.km.GenerateDataKey(ctx, sse.KeyARN, kctx)
+				plain, b, a, err := e.keys.km.GenerateDataKey(ctx, sse.KeyID, kctx)
 				if err != nil {
 					return fail(kmsErr(err))
 				}
