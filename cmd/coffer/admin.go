@@ -34,16 +34,9 @@ func parseOffline(name string, args []string, stderr io.Writer, extra func(*flag
 	if extra != nil {
 		extra(fs)
 	}
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	c.drives = append(drives, positional...)
 	if len(c.drives) == 0 {

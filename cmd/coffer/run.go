@@ -131,18 +131,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 			seen[name] = true
 		}
 	}
-	// Flags and drives may be interleaved: parse up to each positional
-	// argument, keep it, and go on.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	c.drives = append(drives, positional...)
 	if len(c.drives) == 0 {
@@ -153,6 +144,22 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
 	return c, nil
+}
+
+// parseInterleaved parses args with fs, allowing flags and positional
+// arguments (drives) in any order, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // serve runs the server until ctx ends. ready, if not nil, receives the
