@@ -67,6 +67,11 @@ func (f fastHeaders) Values(name string) []string {
 // the S3 error to send. Anonymous requests are refused.
 func (s *Server) authenticate(r *request) error {
 	h := &r.ctx.Request.Header
+	if r.op == opPostObject && isFormPost(h) {
+		// POST Object: the signed policy in the form is the credential
+		// (handlers_post.go); an Authorization header is not consulted.
+		return s.authPostForm(r)
+	}
 	authz := h.Peek("Authorization")
 	presigned := sigv4.IsPresigned(r.t.query) || r.t.query.Has(sigv4.QueryExpires) ||
 		r.t.query.Has(sigv4.QuerySignedHeaders)

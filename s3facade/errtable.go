@@ -75,6 +75,9 @@ const (
 	CodeEntityTooSmall    ErrorCode = "EntityTooSmall"
 	CodeInvalidPartOrder  ErrorCode = "InvalidPartOrder"
 	CodeInvalidPartNumber ErrorCode = "InvalidPartNumber"
+	// POST Object (browser form uploads).
+	CodeMaxPostPreDataLengthExceeded ErrorCode = "MaxPostPreDataLengthExceededError"
+	CodeInvalidPolicyDocument        ErrorCode = "InvalidPolicyDocument"
 )
 
 // codeInfo is a code's HTTP status and default description.
@@ -150,6 +153,9 @@ var codes = map[ErrorCode]codeInfo{
 	CodeEntityTooSmall:    {http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed object size."},
 	CodeInvalidPartOrder:  {http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	CodeInvalidPartNumber: {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
+	// POST Object (browser form uploads).
+	CodeMaxPostPreDataLengthExceeded: {http.StatusBadRequest, "Your POST request fields preceding the upload file were too large."},
+	CodeInvalidPolicyDocument:        {http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document."},
 }
 
 // Status returns the code's HTTP status (500 for a code not in the table).

@@ -54,6 +54,7 @@ var (
 	opGetObject         = &operation{name: "GetObject", handler: (*Server).getObject}
 	opHeadObject        = &operation{name: "HeadObject", handler: (*Server).headObject}
 	opDeleteObject      = &operation{name: "DeleteObject", handler: (*Server).deleteObject}
+	opPostObject        = &operation{name: "PostObject", handler: (*Server).postObject, body: true}
 
 	opMPCreate      = &operation{name: "CreateMultipartUpload", handler: (*Server).createMultipartUpload}
 	opMPPart        = &operation{name: "UploadPart", handler: (*Server).uploadPart, body: true}
@@ -105,7 +106,7 @@ var routes = []route{
 	{method: "PUT", level: levelBucket, op: opCreateBucket},
 	{method: "DELETE", level: levelBucket, op: opDeleteBucket},
 	{method: "POST", level: levelBucket, sub: "delete", op: opDeleteObjects},
-	{method: "POST", level: levelBucket, op: opNotImplemented}, // PostObject (browser form upload)
+	{method: "POST", level: levelBucket, op: opPostObject}, // browser form upload, handlers_post.go
 
 	{method: "PUT", level: levelObject, sub: "uploadId", header: "x-amz-copy-source", op: opMPPartCopy},
 	{method: "PUT", level: levelObject, sub: "uploadId", op: opMPPart},

@@ -134,6 +134,7 @@ type request struct {
 	digest   *digestReader
 	chunked  *chunkedReader
 	raw      *idleReader
+	post     *postForm // POST Object: the form read by authenticate
 }
 
 func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
@@ -141,6 +142,9 @@ func (r *request) header(name string) string { return string(r.ctx.Request.Heade
 func (r *request) release() {
 	if r.chunked != nil {
 		r.chunked.release()
+	}
+	if r.post != nil {
+		r.post.finish(r)
 	}
 }
 
@@ -253,6 +257,11 @@ func (s *Server) check(r *request) (*operation, error) {
 	r.t = t
 	r.op = selectOp(r.method, &r.t, func(name string) bool { return len(h.Peek(name)) > 0 }, s.cfg.Metrics)
 	if r.op.public {
+		return r.op, nil
+	}
+	if r.op == opPostObject && isFormPost(h) {
+		// A browser form is signed inside its body, which the client
+		// sends only after 100 Continue: authenticate reads it then.
 		return r.op, nil
 	}
 	if err := s.authenticate(r); err != nil {
