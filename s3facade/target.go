@@ -93,10 +93,10 @@ func vhostBucket(host string, domains []string) string {
 // unescapePath percent-decodes a path strictly: '+' stays '+', a bad
 // escape is an error, and a decoded NUL is refused.
 func unescapePath(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", errorf(CodeInvalidURI, "The path contains NUL.")
+	}
 	if strings.IndexByte(s, '%') < 0 {
-		if strings.IndexByte(s, 0) >= 0 {
-			return "", errorf(CodeInvalidURI, "")
-		}
 		return s, nil
 	}
 	b := make([]byte, 0, len(s))
