@@ -21,6 +21,7 @@ var (
 	ErrInvalidArgument    = errors.New("engine: invalid argument")
 	ErrInvalidCopy        = errors.New("engine: copy to itself without changing anything")
 	ErrInsufficientDrives = errors.New("engine: too few drives available")
+	ErrStorageFull        = errors.New("engine: drives are full")
 	ErrClosed             = errors.New("engine: closed")
 	ErrFailed             = errors.New("engine: failed after a fatal storage error")
 	ErrCorrupt            = errors.New("engine: corrupt data") // a mark; test with errors.Is

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -186,4 +187,36 @@ func TestIndexReplicaLossKeepsInlineObjects(t *testing.T) {
 	if err != nil || string(got) != "tiny object" {
 		t.Fatalf("inline object lost with 2 of 6 drives: %q %v", got, err)
 	}
+}
+
+// TestDiskFull fills every drive (ENOSPC on shard writes): a put fails
+// with ErrStorageFull and leaves nothing, reads go on, and writes work
+// again once space returns, without a restart.
+func TestDiskFull(t *testing.T) {
+	var full atomic.Bool
+	ds := drives(t, 6)
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.Contains(op.Path, string(filepath.Separator)+"shards"+string(filepath.Separator)) {
+			return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})
+	o := &Options{Drives: ds, DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024, FS: errorfs.Wrap(vfs.Default, inj)}
+	e := open(t, o)
+	defer e.Close()
+	mustBucket(t, e, "bkt")
+	old := payload(1, 200<<10)
+	put(t, e, "bkt", "old", old)
+	full.Store(true)
+	if _, err := e.PutObject(ctx, "bkt", "new", bytes.NewReader(payload(2, 200<<10)), nil); !errors.Is(err, ErrStorageFull) {
+		t.Fatalf("put on full drives: %v", err)
+	}
+	if got, err := get(t, e, "bkt", "old", nil); err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("read while full: %v", err)
+	}
+	if _, err := e.HeadObject(ctx, "bkt", "new", nil); !errors.Is(err, ErrObjectNotFound) {
+		t.Fatalf("failed put visible: %v", err)
+	}
+	full.Store(false)
+	put(t, e, "bkt", "new", payload(2, 200<<10))
 }

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -511,6 +512,10 @@ func (s *storeReader) Close() error { return s.rc.Close() }
 // storeErr maps chunkstore errors to engine errors, keeping the cause.
 func (e *Engine) storeErr(err error) error {
 	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// Too many drives are full: the write fails whole, reads go on,
+		// and writes succeed again once space returns.
+		return fmt.Errorf("%w: %w", ErrStorageFull, err)
 	case errors.Is(err, chunkstore.ErrReadQuorum), errors.Is(err, chunkstore.ErrCorrupt):
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	case errors.Is(err, chunkstore.ErrWriteQuorum):

@@ -58,6 +58,7 @@ const (
 	CodeRequestHeaderSectionTooLarge   ErrorCode = "RequestHeaderSectionTooLarge"
 	CodeInvalidEncryptionAlgorithm     ErrorCode = "InvalidEncryptionAlgorithmError"
 	CodeInsufficientStorage            ErrorCode = "XCofferInsufficientDrives"
+	CodeStorageFull                    ErrorCode = "XCofferStorageFull"
 	CodeConditionalRequestConflict     ErrorCode = "ConditionalRequestConflict"
 	CodeInvalidPart                    ErrorCode = "InvalidPart"
 	CodeMalformedPOSTRequest           ErrorCode = "MalformedPOSTRequest"
@@ -136,6 +137,7 @@ var codes = map[ErrorCode]codeInfo{
 	CodeRequestHeaderSectionTooLarge:   {http.StatusBadRequest, "Your request header section exceeds the maximum allowed size."},
 	CodeInvalidEncryptionAlgorithm:     {http.StatusBadRequest, "The encryption request you specified is not valid."},
 	CodeInsufficientStorage:            {http.StatusServiceUnavailable, "Too few drives are available to serve this request."},
+	CodeStorageFull:                    {http.StatusInsufficientStorage, "The drives are full; retry once space is freed."},
 	CodeConditionalRequestConflict:     {http.StatusConflict, "A conflicting operation occurred. Retry the request."},
 	CodeInvalidPart:                    {http.StatusBadRequest, "One or more of the specified parts could not be found."},
 	CodeMalformedPOSTRequest:           {http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data."},
@@ -220,6 +222,7 @@ var engineErrors = []struct {
 	{engine.ErrNoKeyManager, CodeNotImplemented},
 	{engine.ErrInvalidArgument, CodeInvalidArgument},
 	{engine.ErrInvalidCopy, CodeInvalidRequest},
+	{engine.ErrStorageFull, CodeStorageFull},
 	{engine.ErrInsufficientDrives, CodeInsufficientStorage},
 	{engine.ErrClosed, CodeServiceUnavailable},
 	{engine.ErrFailed, CodeInternalError},
