@@ -46,7 +46,7 @@ func (e *Engine) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		return rep, mapIndexErr(err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		if err := ctx.Err(); err != nil {
+		if err := e.interrupted(ctx); err != nil {
 			it.Close()
 			return rep, err
 		}

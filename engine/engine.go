@@ -22,12 +22,13 @@ import (
 // goroutines; Close it when done. Several engines may be open in one
 // process on different drives.
 type Engine struct {
-	opts   *Options
-	log    *slog.Logger
-	fs     vfs.FS
-	idx    *index.DB
-	store  *chunkstore.Store
-	closed atomic.Bool
+	opts    *Options
+	log     *slog.Logger
+	fs      vfs.FS
+	idx     *index.DB
+	store   *chunkstore.Store
+	closed  atomic.Bool
+	closing atomic.Bool // Close has begun
 
 	release chan release
 	stop    chan struct{} // closed by Close: stops the background sweeps
@@ -373,14 +374,16 @@ func (e *Engine) sweeper() {
 // Close waits for in-flight operations, finishes pending releases and
 // closes the store. Objects being read must be closed first.
 func (e *Engine) Close() error {
-	e.ops.Lock()
-	if e.closed.Swap(true) {
-		e.ops.Unlock()
+	if e.closing.Swap(true) {
 		return ErrClosed
 	}
+	// Stop the background passes first: a scrub or refill holds the
+	// operations lock for as long as it runs.
+	close(e.stop)
+	e.ops.Lock()
+	e.closed.Store(true)
 	// No operation is in flight now, and none can start.
 	e.ops.Unlock()
-	close(e.stop)
 	close(e.release)
 	e.bg.Wait()
 	var errs []error

@@ -49,7 +49,7 @@ func (e *Engine) Heal(ctx context.Context, opts HealOptions) (HealReport, error)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		if err := ctx.Err(); err != nil {
+		if err := e.interrupted(ctx); err != nil {
 			return rep, err
 		}
 		var rec index.Object

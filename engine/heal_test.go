@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"bytes"
 	"os"
 	"strings"
@@ -136,5 +137,24 @@ func TestCheckFindsAndRepairs(t *testing.T) {
 	}
 	if rep, err = e.Check(ctx, false); err != nil || !rep.OK() {
 		t.Fatalf("after repair: %+v %v", rep, err)
+	}
+}
+
+// TestCloseStopsAScrub closes the engine while a slow, paced scrub pass
+// runs: Close cancels the pass instead of waiting it out.
+func TestCloseStopsAScrub(t *testing.T) {
+	o := &Options{Drives: drives(t, 6), DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024, ScrubRate: 1}
+	e := open(t, o)
+	mustBucket(t, e, "bkt")
+	put(t, e, "bkt", "k", payload(1, 100<<10)) // 100 KiB at 1 byte/s: a day
+	done := make(chan error, 1)
+	go func() { done <- e.Scrub(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for the scrub pass")
 	}
 }

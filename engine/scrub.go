@@ -130,11 +130,13 @@ func (e *Engine) Scrub(ctx context.Context) error {
 					select {
 					case <-ctx.Done():
 						return ctx.Err()
+					case <-e.stop:
+						return ErrClosed
 					case <-time.After(pause):
 					}
 				}
 			}
-			if err := ctx.Err(); err != nil {
+			if err := e.interrupted(ctx); err != nil {
 				return err
 			}
 		}
@@ -148,4 +150,15 @@ func (e *Engine) Scrub(ctx context.Context) error {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(now.UnixNano()))
 	return mapIndexErr(e.idx.Update(func(t *index.Txn) error { t.Set(index.MetaKey(metaLastScrub), v[:]); return nil }))
+}
+
+// interrupted reports why a long pass must stop: its context ended or the
+// engine is closing.
+func (e *Engine) interrupted(ctx context.Context) error {
+	select {
+	case <-e.stop:
+		return ErrClosed
+	default:
+		return ctx.Err()
+	}
 }
