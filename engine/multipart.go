@@ -387,6 +387,10 @@ func (e *Engine) CompleteMultipartUpload(ctx context.Context, bucket, key, uploa
 	// that nothing changed meanwhile.
 	rec, err := e.assemble(uploadID, &up, parts)
 	if err != nil {
+		// An abort that committed meanwhile removed the parts: say so.
+		if _, uerr := e.upload(bucket, key, uploadID); errors.Is(uerr, ErrNoSuchUpload) {
+			return ObjectInfo{}, ErrNoSuchUpload
+		}
 		return ObjectInfo{}, err
 	}
 	if opts.Checksum.Value != "" {

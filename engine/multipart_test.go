@@ -254,6 +254,12 @@ func TestCompleteRacesAbort(t *testing.T) {
 		if (cerr == nil) == (aerr == nil) {
 			t.Fatalf("complete %v, abort %v: exactly one must win", cerr, aerr)
 		}
+		if aerr == nil && !errors.Is(cerr, ErrNoSuchUpload) {
+			t.Fatalf("abort won but complete says %v, want ErrNoSuchUpload", cerr)
+		}
+		if cerr == nil && !errors.Is(aerr, ErrNoSuchUpload) {
+			t.Fatalf("complete won but abort says %v, want ErrNoSuchUpload", aerr)
+		}
 		_, herr := e.HeadObject(ctx, "bkt", key, nil)
 		if (cerr == nil) != (herr == nil) {
 			t.Fatalf("complete %v but head %v", cerr, herr)
