@@ -13,8 +13,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	ccrypto "github.com/cofferdb/coffer/crypto"
