@@ -43,7 +43,7 @@ func (e *Engine) CreateBucket(ctx context.Context, name string) error {
 // index rebuilt from the drives knows empty buckets too. Best effort: the
 // index is the truth while it exists.
 func (e *Engine) writeBucketMarkers(name string, val []byte) {
-	for _, d := range e.opts.Drives {
+	for _, d := range e.usableDrives() {
 		dir := filepath.Join(d, bucketDir)
 		if err := writeFileSync(e.fs, dir, name, val, e.opts.Sync == SyncDurable); err != nil {
 			e.log.Warn("could not write bucket marker", "drive", d, "bucket", name, "err", err)
@@ -76,7 +76,7 @@ func (e *Engine) DeleteBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return mapIndexErr(err)
 	}
-	for _, d := range e.opts.Drives {
+	for _, d := range e.usableDrives() {
 		_ = e.fs.Remove(filepath.Join(d, bucketDir, name))
 	}
 	return nil

@@ -111,3 +111,15 @@ func (e *Engine) identifyDrives() (offline []bool, err error) {
 func (e *Engine) Drives() []DriveState {
 	return append([]DriveState(nil), e.drives...)
 }
+
+// usableDrives returns the paths of the drives the engine may read and
+// write: refused and offline drives are never touched.
+func (e *Engine) usableDrives() []string {
+	var out []string
+	for i, d := range e.opts.Drives {
+		if st := e.drives[i].State; st == "online" || st == "new" {
+			out = append(out, d)
+		}
+	}
+	return out
+}

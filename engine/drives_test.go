@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,11 @@ func TestDriveIdentity(t *testing.T) {
 	if got, err := get(t, e, "bkt", "k", nil); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read with a foreign drive: %v", err)
 	}
+	mustBucket(t, e, "made-with-foreign")
 	e.Close()
+	if _, err := os.Stat(filepath.Join(other.Drives[0], "buckets", "made-with-foreign")); err == nil {
+		t.Fatal("a bucket marker was written to the foreign drive")
+	}
 	if n := countShardFiles(t, other.Drives[0]); n != 0 {
 		t.Fatalf("the foreign drive was written: %d shard files", n)
 	}

@@ -243,7 +243,7 @@ func (e *Engine) loadMaster(ctx context.Context) (*ccrypto.Key, error) {
 	if v, err := e.idx.Get(index.MetaKey(masterFile)); err == nil {
 		found = json.Unmarshal(v, &rec) == nil
 	}
-	for _, d := range e.opts.Drives {
+	for _, d := range e.usableDrives() {
 		if found {
 			break
 		}
@@ -292,7 +292,7 @@ func (e *Engine) loadMaster(ctx context.Context) (*ccrypto.Key, error) {
 	}
 	v, _ := json.Marshal(rec)
 	clear(rec.Plain)
-	for _, d := range e.opts.Drives {
+	for _, d := range e.usableDrives() {
 		if err := writeFileSync(e.fs, filepath.Join(d, keysDir), masterFile, v, e.opts.Sync == SyncDurable); err != nil {
 			e.log.Warn("could not record the SSE-S3 master key on a drive", "drive", d, "err", err)
 		}

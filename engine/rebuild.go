@@ -68,7 +68,7 @@ func (e *Engine) rebuild(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, d := range e.opts.Drives {
+	for _, d := range e.usableDrives() {
 		names, err := e.fs.List(filepath.Join(d, bucketDir))
 		if err != nil {
 			continue
