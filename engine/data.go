@@ -66,7 +66,9 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 // declared length; a body that does not match it fails with
 // ErrIncompleteBody. The MD5 of the plaintext is computed only if wantMD5.
 func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Identity, r io.Reader, size int64, ks *keySet, wantMD5, inline bool) (*pending, error) {
-	if size > MaxObjectSize {
+	// One PUT or part holds at most 5 GiB (S3's limit); larger objects
+	// are multipart. The limit holds for bodies of unknown length too.
+	if size > MaxPutPartSize {
 		return nil, ErrEntityTooLarge
 	}
 	p := &pending{e: e, id: chunkstore.ID(id)}
@@ -142,7 +144,10 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 				return fail(e.storeErr(err))
 			}
 			written += int64(n)
-			if written > MaxObjectSize || (size > 0 && written > size) {
+			if written > MaxPutPartSize {
+				return fail(ErrEntityTooLarge)
+			}
+			if size > 0 && written > size {
 				return fail(fmt.Errorf("%w: body longer than declared", ErrIncompleteBody))
 			}
 		}
@@ -166,6 +171,9 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		if rerr != nil {
 			return fail(fmt.Errorf("engine: reading body: %w", rerr))
 		}
+	}
+	if written > MaxPutPartSize {
+		return fail(ErrEntityTooLarge)
 	}
 	if size > 0 && written != size {
 		return fail(fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, written, size))

@@ -38,6 +38,7 @@ type Engine struct {
 	// a store closed dirty collects orphans at its next Open.
 	dirty atomic.Bool
 	keys  *keyring
+	pins  pins
 
 	storeID string       // shared by every drive of the store
 	drives  []DriveState // as Open found them
@@ -321,11 +322,20 @@ func (e *Engine) referenced(id chunkstore.ID, trailer []byte) bool {
 func (e *Engine) releaser() {
 	defer e.bg.Done()
 	for r := range e.release {
-		e.removeData(r.id, r.layout)
-		key := index.GCKey(r.id)
-		if err := e.idx.Update(func(t *index.Txn) error { t.Delete(key); return nil }); err != nil {
-			e.log.Warn("could not drop release record; it is retried at the next open", "id", r.id.String(), "err", err)
+		if e.pins.hold(r) {
+			continue // the last reader's Close finishes it
 		}
+		e.finishRelease(r)
+	}
+}
+
+// finishRelease deletes a released stream's shard files, then its release
+// record. A failure leaves the record for the next Open.
+func (e *Engine) finishRelease(r release) {
+	e.removeData(r.id, r.layout)
+	key := index.GCKey(r.id)
+	if err := e.idx.Update(func(t *index.Txn) error { t.Delete(key); return nil }); err != nil {
+		e.log.Warn("could not drop release record; it is retried at the next open", "id", r.id.String(), "err", err)
 	}
 }
 

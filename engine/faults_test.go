@@ -220,3 +220,25 @@ func TestDiskFull(t *testing.T) {
 	full.Store(false)
 	put(t, e, "bkt", "new", payload(2, 200<<10))
 }
+
+// TestPutLimit: a single PUT of unknown length stops at 5 GiB, as S3
+// does, instead of filling the drives.
+func TestPutLimit(t *testing.T) {
+	e, _ := open42(t)
+	mustBucket(t, e, "bkt")
+	if _, err := e.PutObject(ctx, "bkt", "k", bytes.NewReader(nil), &PutOptions{Size: MaxPutPartSize + 1}); !errors.Is(err, ErrEntityTooLarge) {
+		t.Fatalf("declared 5 GiB + 1: %v", err)
+	}
+	o := &Options{Drives: drives(t, 1), InlineThreshold: MaxInlineThreshold}
+	e2 := open(t, o)
+	defer e2.Close()
+	mustBucket(t, e2, "bkt")
+	// The largest inline threshold must not overflow the read buffer.
+	data := payload(4, MaxInlineThreshold)
+	if _, err := e2.PutObject(ctx, "bkt", "k", bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(t, e2, "bkt", "k", nil); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("inline at the threshold: %v", err)
+	}
+}

@@ -60,11 +60,19 @@ func (e *Engine) Heal(ctx context.Context, opts HealOptions) (HealReport, error)
 		for _, s := range streams(&rec) {
 			rep.Streams++
 			res, err := e.store.Heal(s.id)
+			if errors.Is(err, chunkstore.ErrNotFound) && !e.stillCurrent(it.Key(), rec.DataID) {
+				continue // deleted or replaced while we walked
+			}
 			if len(res.Damaged) > 0 {
 				rep.Damaged++
 			}
 			rep.ShardsHealed += len(res.Healed)
 			e.stats.shardsHealed.Add(int64(len(res.Healed)))
+			if len(res.Healed) > 0 {
+				// Released meanwhile? Its healed files would be orphans:
+				// have the next Open look.
+				e.dirty.Store(true)
+			}
 			if errors.Is(err, chunkstore.ErrReadQuorum) || errors.Is(err, chunkstore.ErrNotFound) {
 				rep.Unrecoverable++
 				bucket, key, _ := index.SplitObjectKey(it.Key())
@@ -128,4 +136,15 @@ func (e *Engine) healer() {
 			}
 		}
 	}
+}
+
+// stillCurrent reports whether the index still maps key to the record
+// with data id id (a walk over a live index may meet released streams).
+func (e *Engine) stillCurrent(key []byte, id [16]byte) bool {
+	v, err := e.idx.Get(key)
+	if err != nil {
+		return false
+	}
+	var rec index.Object
+	return rec.Unmarshal(v) == nil && rec.DataID == id
 }

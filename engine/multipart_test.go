@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -298,6 +299,53 @@ func TestSamePartUploadedConcurrently(t *testing.T) {
 		// One part stream and one manifest stream.
 		if n := countShardFiles(t, d); n != 2 {
 			t.Fatalf("%s: %d shard files, want 2", d, n)
+		}
+	}
+}
+
+// TestReadSurvivesDeleteAndOverwrite starts reads, then deletes or
+// overwrites the objects: the reads finish with the bytes they began
+// with, and the old shard files go once the readers close.
+func TestReadSurvivesDeleteAndOverwrite(t *testing.T) {
+	e, o := openMP(t)
+	single := payload(1, 6*o.BlockSize)
+	put(t, e, "bkt", "single", single)
+	id, _ := createUpload(e, "multi", nil)
+	p1, p2 := payload(2, 64<<10), payload(3, 3*o.BlockSize)
+	cps := uploadParts(t, e, "multi", id, p1, p2)
+	if _, err := e.CompleteMultipartUpload(ctx, "bkt", "multi", id, cps, nil); err != nil {
+		t.Fatal(err)
+	}
+	multi := append(append([]byte{}, p1...), p2...)
+	for _, c := range []struct {
+		key  string
+		want []byte
+		hit  func()
+	}{
+		{"single", single, func() { e.DeleteObject(ctx, "bkt", "single") }},
+		{"multi", multi, func() { put(t, e, "bkt", "multi", []byte("replacement")) }},
+	} {
+		obj, err := e.GetObject(ctx, "bkt", c.key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 1000)
+		if _, err := io.ReadFull(obj, head); err != nil {
+			t.Fatal(err)
+		}
+		c.hit()
+		// Let the releaser run: it must hold the streams back.
+		time.Sleep(200 * time.Millisecond)
+		rest, err := io.ReadAll(obj)
+		if err != nil || !bytes.Equal(append(head, rest...), c.want) {
+			t.Fatalf("%s: read across a delete/overwrite: %d bytes, %v", c.key, len(head)+len(rest), err)
+		}
+		obj.Close()
+	}
+	e.Close()
+	for _, d := range o.Drives {
+		if n := countShardFiles(t, d); n != 0 {
+			t.Fatalf("%s: %d shard files left after the readers closed", d, n)
 		}
 	}
 }

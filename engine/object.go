@@ -24,8 +24,10 @@ import (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// copyBufSize is the size of the pooled buffers the put path reads into.
-const copyBufSize = 1 << 20
+// copyBufSize is the size of the pooled buffers the put path reads into:
+// room for the largest inline object plus the one byte that tells it is
+// not inline.
+const copyBufSize = MaxInlineThreshold + 1
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
@@ -406,11 +408,24 @@ func (e *Engine) get(ctx context.Context, bucket, key string, opts *GetOptions) 
 	if opts == nil {
 		opts = &GetOptions{}
 	}
-	rec, err := e.lookup(bucket, key)
+	rec, pinned, err := e.pinnedLookup(bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	info := recordInfo(bucket, key, &rec)
+	obj, err := e.openObject(ctx, bucket, key, &rec, opts)
+	if err != nil {
+		e.unpin(pinned)
+		return nil, err
+	}
+	if pinned != nil {
+		obj.body = &pinnedBody{ReadCloser: obj.body, e: e, rs: pinned}
+	}
+	return obj, nil
+}
+
+// openObject checks a read of rec and opens its body.
+func (e *Engine) openObject(ctx context.Context, bucket, key string, rec *index.Object, opts *GetOptions) (*Object, error) {
+	info := recordInfo(bucket, key, rec)
 	crec, err := parseCrypto(rec.Crypto)
 	if err != nil {
 		return nil, err
@@ -422,7 +437,7 @@ func (e *Engine) get(ctx context.Context, bucket, key string, opts *GetOptions) 
 	if err := readConditions(opts.Conditions, rec.ETag, info.ModTime); err != nil {
 		return nil, err
 	}
-	off, n, err := selectRange(&rec, opts)
+	off, n, err := selectRange(rec, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +447,7 @@ func (e *Engine) get(ctx context.Context, bucket, key string, opts *GetOptions) 
 			return nil, err
 		}
 	}
-	body, err := e.openStream(&rec, crec, ks, off, n)
+	body, err := e.openStream(rec, crec, ks, off, n)
 	if err != nil {
 		if ks != nil {
 			ks.zero()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
 )
 
@@ -113,8 +114,14 @@ func (e *Engine) Scrub(ctx context.Context) error {
 		for _, s := range streams(&rec) {
 			start := time.Now()
 			res, err := e.store.Heal(s.id)
+			if errors.Is(err, chunkstore.ErrNotFound) && !e.stillCurrent(it.Key(), rec.DataID) {
+				continue // deleted or replaced while we walked
+			}
 			e.stats.scrubStreams.Add(1)
 			e.stats.shardsHealed.Add(int64(len(res.Healed)))
+			if len(res.Healed) > 0 {
+				e.dirty.Store(true) // see Heal
+			}
 			if len(res.Damaged) > 0 {
 				e.stats.scrubDamaged.Add(1)
 			}
