@@ -214,7 +214,7 @@ func (c *chunkedReader) header() error {
 		}
 		size = size<<4 | int64(v)
 	}
-	if i == 0 || size > maxChunkSize {
+	if i == 0 || size < 0 || size > maxChunkSize { // 16 hex digits can overflow
 		return malformed("An aws-chunked chunk size is not valid.")
 	}
 	rest := line[i:]
