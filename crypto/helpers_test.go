@@ -81,12 +81,53 @@ const (
 	readSmall   readMode = iota // Read with 1000-byte buffers (copy path)
 	readLarge                   // Read with 3-chunk buffers (direct path)
 	readWriteTo                 // WriteTo
+	spanLarge                   // readLarge from a SpanReader source
+	spanWriteTo                 // WriteTo from a SpanReader source lending 1.5 chunks
+	spanBatches                 // WriteTo from a SpanReader source lending 3 chunks and a bit (parallel batches)
 )
 
-var readModes = []readMode{readSmall, readLarge, readWriteTo}
+var readModes = []readMode{readSmall, readLarge, readWriteTo, spanLarge, spanWriteTo, spanBatches}
 
 func (m readMode) String() string {
-	return [...]string{"Read1000", "ReadLarge", "WriteTo"}[m]
+	return [...]string{"Read1000", "ReadLarge", "WriteTo", "SpanReadLarge", "SpanWriteTo", "SpanBatches"}[m]
+}
+
+// spans reports whether the mode reads from a SpanReader source.
+func (m readMode) spans() bool { return m >= spanLarge }
+
+// writesTo reports whether the mode drains with WriteTo.
+func (m readMode) writesTo() bool { return m == readWriteTo || m == spanWriteTo || m == spanBatches }
+
+// spanSource is a SpanReader over b that lends at most piece bytes at a
+// time, so sealed chunks straddle its "buffers". It scribbles over the span
+// it lent before lending the next one, as a source reusing its buffer would,
+// and counts the bytes it lent.
+type spanSource struct {
+	b     []byte
+	piece int
+	last  []byte
+	n     int64
+}
+
+func (s *spanSource) ReadSpan(max int) ([]byte, error) {
+	for i := range s.last {
+		s.last[i] ^= 0xff
+	}
+	s.last = nil
+	if len(s.b) == 0 {
+		return nil, io.EOF
+	}
+	n := min(max, s.piece, len(s.b))
+	span := append([]byte(nil), s.b[:n]...)
+	s.b = s.b[n:]
+	s.n += int64(n)
+	s.last = span
+	return span, nil
+}
+
+func (s *spanSource) Read(p []byte) (int, error) {
+	span, err := s.ReadSpan(len(p))
+	return copy(p, span), err
 }
 
 // recorder keeps every byte a reader handed out, and every caller buffer the
@@ -105,12 +146,12 @@ func (rec *recorder) Write(p []byte) (int, error) {
 // drain reads d to the end in the given mode.
 func drain(d *crypto.DecryptReader, mode readMode) (*recorder, error) {
 	rec := new(recorder)
-	if mode == readWriteTo {
+	if mode.writesTo() {
 		_, err := d.WriteTo(rec)
 		return rec, err
 	}
 	size := 1000
-	if mode == readLarge {
+	if mode == readLarge || mode == spanLarge {
 		size = 3 * crypto.ChunkSize
 	}
 	for {
@@ -148,11 +189,25 @@ func openRange(t testing.TB, sealed []byte, key *crypto.Key, id crypto.Identity,
 	if err != nil {
 		t.Fatalf("MapRange(%d, %d, %d): %v", plainSize, off, n, err)
 	}
-	var src io.Reader = bytes.NewReader(nil)
+	var rest []byte
 	if r.SealedOffset <= int64(len(sealed)) {
-		src = bytes.NewReader(sealed[r.SealedOffset:])
+		rest = sealed[r.SealedOffset:]
 	}
-	cr := &countingReader{r: src}
+	if mode.spans() {
+		// An odd piece size makes most chunks straddle two spans.
+		src := &spanSource{b: rest, piece: crypto.SealedChunkSize*3/2 + 7}
+		if mode == spanBatches {
+			src.piece = crypto.SealedChunkSize*3 + 11
+		}
+		d, err := crypto.NewDecryptReader(src, key, id, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		rec, err := drain(d, mode)
+		return rec, src.n, err
+	}
+	cr := &countingReader{r: bytes.NewReader(rest)}
 	d, err := crypto.NewDecryptReader(cr, key, id, r)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,19 @@ package crypto
 
 import "io"
 
+// SpanReader is a source that lends its next bytes from its own buffer
+// instead of copying them into the caller's. A DecryptReader whose source
+// is a SpanReader opens each chunk straight out of the source's buffer,
+// saving one copy of every byte.
+type SpanReader interface {
+	io.Reader
+	// ReadSpan returns the next 1 to max bytes of the source (max > 0) and
+	// advances past them, or nil and an error: io.EOF at the end. The
+	// bytes belong to the source: the caller must not modify them, and
+	// they stay valid only until the next call of any method.
+	ReadSpan(max int) ([]byte, error)
+}
+
 // DecryptReader opens a plaintext range of a version-1 sealed stream. It
 // reads the whole chunks the Range names from its source, authenticates each
 // chunk completely before releasing any byte of it, and returns exactly
@@ -13,7 +26,10 @@ import "io"
 // earlier chunks were authentic and may already have been returned.
 //
 // Buffers: the reader takes one sealed-chunk buffer from a pool, reuses it
-// for every chunk, and clears and returns it on Close. Read and WriteTo do
+// for every chunk, and clears and returns it on Close. When src is a
+// SpanReader, sealed chunks are opened straight out of src's buffer and the
+// chunk buffer receives only the plaintext (and the rare chunk that spans
+// two of src's buffers). Read and WriteTo do
 // not allocate per chunk. WriteTo hands w slices of that buffer, which w
 // must not retain (the io.Writer contract).
 //
@@ -21,6 +37,7 @@ import "io"
 // mutable state with any other stage.
 type DecryptReader struct {
 	src   io.Reader
+	spans SpanReader // src, when it lends its buffer
 	s     stream
 	buf   *chunkBuf
 	index int64  // next chunk to read
@@ -29,8 +46,14 @@ type DecryptReader struct {
 	size  int64  // plaintext size of the stream
 	skip  int64  // bytes to drop from the next chunk opened
 	left  int64  // plaintext bytes still to release
-	plain []byte // opened bytes ready to release (aliases buf)
+	plain []byte // opened bytes ready to release (aliases buf or batch)
 	err   error  // sticky
+
+	// Parallel opening (WriteTo from a SpanReader; parallel.go).
+	pending []byte      // lent by spans, not consumed yet
+	batch   *plainBatch // plaintext of a batch
+	helper  *opener     // opens half of each batch
+	jobs    [2]openJob
 }
 
 // NewDecryptReader returns a reader of the plaintext range r of the stream
@@ -55,6 +78,7 @@ func NewDecryptReader(src io.Reader, key *Key, id Identity, r Range) (*DecryptRe
 	if err := d.s.init(key, id); err != nil {
 		return nil, err
 	}
+	d.spans, _ = src.(SpanReader)
 	d.buf = getChunk()
 	return d, nil
 }
@@ -67,10 +91,37 @@ func (d *DecryptReader) chunkLen() int {
 	return ChunkSize
 }
 
-// fetch reads the next sealed chunk into d.buf and returns it.
+// fetch returns the next sealed chunk: a span of the source's buffer, or
+// d.buf filled from the source. Either stays valid until the next fetch.
 func (d *DecryptReader) fetch() ([]byte, error) {
 	sealed := d.buf[:d.chunkLen()+TagSize]
-	if _, err := io.ReadFull(d.src, sealed); err != nil {
+	var err error
+	if d.spans != nil {
+		span := d.pending
+		d.pending = nil
+		if len(span) == 0 {
+			span, err = d.spans.ReadSpan(len(sealed))
+		}
+		if len(span) >= len(sealed) {
+			d.pending = span[len(sealed):]
+			return span[:len(sealed)], nil
+		}
+		// The chunk straddles two of the source's buffers: gather it.
+		n := copy(sealed, span)
+		for err == nil && n < len(sealed) {
+			span, err = d.spans.ReadSpan(len(sealed) - n)
+			if len(span) == 0 && err == nil {
+				err = io.ErrNoProgress
+			}
+			n += copy(sealed[n:], span)
+		}
+		if err == nil && n < len(sealed) {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		_, err = io.ReadFull(d.src, sealed)
+	}
+	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			err = &ChunkError{Chunk: d.index, Err: ErrTruncated}
 		}
@@ -86,7 +137,8 @@ func (d *DecryptReader) next() error {
 	if err != nil {
 		return err
 	}
-	plain, err := d.s.open(sealed[:0], sealed, uint64(d.index), d.index == d.final)
+	// In place when sealed is d.buf; out of the source's buffer otherwise.
+	plain, err := d.s.open(d.buf[:0], sealed, uint64(d.index), d.index == d.final)
 	if err != nil {
 		d.err = &ChunkError{Chunk: d.index, Err: ErrAuth}
 		return d.err
@@ -149,8 +201,14 @@ func (d *DecryptReader) readDirect(p []byte) (int, error) {
 }
 
 // WriteTo implements io.WriterTo: it writes the range's plaintext to w
-// straight from the chunk buffer, one authenticated chunk at a time.
+// straight from the chunk buffer, one authenticated chunk at a time. From a
+// SpanReader source it opens batches of chunks on two goroutines instead
+// (parallel.go); bytes are still released in order, and only those of
+// chunks before the first one that fails.
 func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) {
+	if d.spans != nil {
+		return d.writeBatches(w)
+	}
 	var total int64
 	for {
 		if d.err != nil {
@@ -180,6 +238,8 @@ func (d *DecryptReader) WriteTo(w io.Writer) (int64, error) {
 // Close clears and releases the chunk buffer. It does not close the source.
 // Reads after Close fail with ErrClosed.
 func (d *DecryptReader) Close() error {
+	d.stopOpener()
+	d.pending = nil
 	if d.buf != nil {
 		putChunk(d.buf)
 		d.buf = nil

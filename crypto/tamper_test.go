@@ -166,7 +166,7 @@ func checkRejected(t *testing.T, tc tamperCase, plain []byte, off, n int64, mode
 	}
 	// Nothing of the failing chunk reached caller memory: the buffer of the
 	// failing Read holds nothing beyond what it returned.
-	if mode != readWriteTo && len(rec.touched) > 0 {
+	if !mode.writesTo() && len(rec.touched) > 0 {
 		last := rec.touched[len(rec.touched)-1]
 		if slices.ContainsFunc(last, func(b byte) bool { return b != 0 }) {
 			t.Fatalf("%s: the failing Read wrote into the caller's buffer", where)

@@ -6,7 +6,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"hash"
+	md5simd "github.com/minio/md5-simd"
 	"hash/crc32"
 	"io"
 
@@ -72,10 +72,6 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		return nil, ErrEntityTooLarge
 	}
 	p := &pending{e: e, id: chunkstore.ID(id)}
-	var sum hash.Hash
-	if wantMD5 {
-		sum = md5.New()
-	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -93,9 +89,9 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 			if size > 0 && int64(n) != size {
 				return nil, fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, n, size)
 			}
-			if sum != nil {
-				sum.Write(buf[:n])
-				p.md5 = sum.Sum(nil)
+			if wantMD5 {
+				sum := md5.Sum(buf[:n])
+				p.md5 = sum[:]
 			}
 			var out bytes.Buffer
 			cw, closeFn, abort, err := encryptChain(&out, ks, ident)
@@ -123,6 +119,13 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		return nil, e.storeErr(err)
 	}
 	p.w = w
+	// A streamed body's MD5 runs on the engine's md5 server, beside the
+	// encryption and encoding on this goroutine.
+	var sum md5simd.Hasher
+	if wantMD5 {
+		sum = e.md5.NewHash()
+		defer sum.Close()
+	}
 	counter := &countingWriter{w: w}
 	cw, closeFn, abort, err := encryptChain(counter, ks, ident)
 	if err != nil {
@@ -222,6 +225,9 @@ func (e *Engine) openData(id [16]byte, layout, inline []byte, inlineSum uint32, 
 			return nil, e.storeErr(err)
 		}
 		src = &storeReader{rc: rc, e: e}
+		if sr, ok := rc.(ccrypto.SpanReader); ok && layers > 0 {
+			src = &spanStoreReader{storeReader{rc: rc, e: e}, sr}
+		}
 	}
 	if layers == 0 {
 		return src, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	md5simd "github.com/minio/md5-simd"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -39,6 +40,9 @@ type Engine struct {
 	dirty atomic.Bool
 	keys  *keyring
 	pins  pins
+	// md5 hashes the ETags of streamed bodies on its own goroutine, many
+	// streams at once in SIMD lanes, beside encryption and encoding.
+	md5 md5simd.Server
 
 	storeID string       // shared by every drive of the store
 	drives  []DriveState // as Open found them
@@ -156,6 +160,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
+	e.md5 = md5simd.NewServer()
 	e.bg.Add(4)
 	go e.releaser()
 	go e.sweeper()
@@ -405,6 +410,7 @@ func (e *Engine) Close() error {
 	}
 	errs = append(errs, e.idx.Close(), e.store.Close())
 	e.keys.close()
+	e.md5.Close()
 	return errors.Join(errs...)
 }
 

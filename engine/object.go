@@ -524,6 +524,21 @@ func (s *storeReader) WriteTo(w io.Writer) (int64, error) {
 
 func (s *storeReader) Close() error { return s.rc.Close() }
 
+// spanStoreReader is a storeReader whose shard reader lends its stripe
+// buffers (crypto.SpanReader), so decryption reads sealed chunks in place.
+type spanStoreReader struct {
+	storeReader
+	spans ccrypto.SpanReader
+}
+
+func (s *spanStoreReader) ReadSpan(max int) ([]byte, error) {
+	p, err := s.spans.ReadSpan(max)
+	if err != nil && err != io.EOF {
+		err = s.e.storeErr(err)
+	}
+	return p, err
+}
+
 // storeErr maps chunkstore errors to engine errors, keeping the cause.
 func (e *Engine) storeErr(err error) error {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		localM    = fs.Int("local-m", 0, "in-process server: parity shards (0: 2 when -local ≥ 4)")
 		localDir  = fs.String("local-dir", "", "in-process server: parent of the drive folders (default: a temporary directory)")
 		localFast = fs.Bool("local-nosync", false, "in-process server: skip fsync (not durable)")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (client and any -local server) to this file")
 	)
 	fs.StringVar(&o.Endpoint, "endpoint", "", "S3 endpoint URL, http(s)://host:port (path-style)")
 	fs.StringVar(&o.AccessKey, "access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key (default $AWS_ACCESS_KEY_ID)")
@@ -73,6 +75,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	combos, err := expand(o, *scenarios, *sizes, *concs, *sses)
 	if err != nil {
 		return err
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	if *local > 0 {

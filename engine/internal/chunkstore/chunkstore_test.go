@@ -170,10 +170,39 @@ func readRangeWriteTo(s *Store, id ID, l Layout, size, off, n int64) ([]byte, er
 	return out.Bytes(), err
 }
 
+// readRangeSpans reads [off, off+n) through ReadSpan, asking for at most
+// max bytes at a time.
+func readRangeSpans(s *Store, id ID, l Layout, size, off, n int64, max int) ([]byte, error) {
+	rc, err := s.NewReader(id, l, size, off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	sr := rc.(interface{ ReadSpan(int) ([]byte, error) })
+	var out []byte
+	for {
+		p, err := sr.ReadSpan(max)
+		if len(p) > max || (err == nil && len(p) == 0) {
+			return out, fmt.Errorf("ReadSpan(%d) lent %d bytes, err %v", max, len(p), err)
+		}
+		out = append(out, p...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
 func checkRange(t *testing.T, s *Store, id ID, l Layout, data []byte, off, n int64) {
 	t.Helper()
 	want := data[off : off+n]
-	got, err := readRange(s, id, l, int64(len(data)), off, n, 7+int(off%13))
+	got, err := readRangeSpans(s, id, l, int64(len(data)), off, n, 5+int(off%977))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadSpan [%d,+%d) of %d: err %v, equal %v (got %d bytes)", off, n, len(data), err, bytes.Equal(got, want), len(got))
+	}
+	got, err = readRange(s, id, l, int64(len(data)), off, n, 7+int(off%13))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("Read [%d,+%d) of %d: err %v, equal %v (got %d bytes)", off, n, len(data), err, bytes.Equal(got, want), len(got))
 	}

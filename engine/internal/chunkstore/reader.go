@@ -67,7 +67,7 @@ type shardReader struct {
 // before are correct, and it never returns wrong bytes.
 //
 // The reader implements io.WriterTo, which writes straight from its stripe
-// buffers. It must be closed; Close releases its buffers and files. It is not
+// buffers, and ReadSpan (see crypto.SpanReader), which lends them. It must be closed; Close releases its buffers and files. It is not
 // safe for concurrent use.
 func (s *Store) NewReader(id ID, l Layout, size, off, n int64) (io.ReadCloser, error) {
 	if s.closed.Load() {
@@ -138,6 +138,34 @@ func (r *reader) Read(p []byte) (int, error) {
 		n += c
 	}
 	return n, nil
+}
+
+// ReadSpan lends the next 1 to max bytes of the range straight from the
+// stripe buffer (max > 0), or returns nil and an error: io.EOF at the end.
+// The bytes stay valid until the next call of any method; the caller must
+// not modify them. It implements crypto.SpanReader.
+func (r *reader) ReadSpan(max int) ([]byte, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("chunkstore: ReadSpan(%d)", max)
+	}
+	if r.cur == nil || r.pos == r.cur.hi {
+		if r.err != nil {
+			return nil, r.err
+		}
+		if r.nextIdx > r.last {
+			return nil, io.EOF
+		}
+		if err := r.advance(); err != nil {
+			return nil, err
+		}
+	}
+	end := min(r.cur.hi, r.pos+max)
+	p := r.cur.data[r.pos:end:end]
+	r.pos = end
+	return p, nil
 }
 
 // WriteTo implements io.WriterTo: it writes the rest of the range to w
