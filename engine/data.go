@@ -6,9 +6,10 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
-	md5simd "github.com/minio/md5-simd"
 	"hash/crc32"
 	"io"
+
+	md5simd "github.com/minio/md5-simd"
 
 	ccrypto "github.com/cofferdb/coffer/crypto"
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	md5simd "github.com/minio/md5-simd"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	md5simd "github.com/minio/md5-simd"
 
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
