@@ -43,6 +43,13 @@ var (
 	// ErrTrailerTooLarge is returned by Finish for a trailer longer than
 	// MaxTrailerSize.
 	ErrTrailerTooLarge = errors.New("chunkstore: trailer too large")
+
+	// ErrDriveOffline marks a shard skipped because its drive is offline.
+	ErrDriveOffline = errors.New("chunkstore: drive offline")
+
+	// ErrDriveTimeout marks an operation that outlived
+	// Options.DriveTimeout; its drive is taken offline.
+	ErrDriveTimeout = errors.New("chunkstore: drive operation timed out")
 )
 
 // ShardError records a failure of one shard on one drive. Drive is an index

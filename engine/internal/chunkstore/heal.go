@@ -139,7 +139,7 @@ func (s *Store) heal(id ID, repair bool) (HealResult, error) {
 	}
 	for _, i := range res.Damaged {
 		d := l.Drives[i]
-		if !s.drives[d].online {
+		if !s.usable(d) {
 			continue
 		}
 		final := s.shardPath(d, id, i)
@@ -233,7 +233,7 @@ func (s *Store) findFooter(id ID) (footer, error) {
 	prefix := id.String() + "."
 	var errs []error
 	for d := range s.drives {
-		if !s.drives[d].online {
+		if !s.usable(d) {
 			continue
 		}
 		names, err := s.fs.List(s.fanoutDir(d, id))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cofferdb/coffer/erasure"
@@ -18,6 +19,12 @@ const (
 
 	// DefaultBlockSize is the stripe size used when Options.BlockSize is 0.
 	DefaultBlockSize = erasure.DefaultBlockSize
+
+	// DefaultDriveTimeout is Options.DriveTimeout when it is 0.
+	DefaultDriveTimeout = 30 * time.Second
+
+	// DefaultProbeInterval is Options.ProbeInterval when it is 0.
+	DefaultProbeInterval = 10 * time.Second
 )
 
 // Options configures a Store. FS, Drives and DataShards are required; the
@@ -64,6 +71,23 @@ type Options struct {
 	// refused (a foreign drive at a drive path, say): the store treats
 	// them as offline and never touches them.
 	Offline []bool
+
+	// DriveTimeout bounds one operation on one drive: reading a block,
+	// handing a block to a shard file, finishing (syncing) a shard file. A
+	// read or write that waits longer goes on without that shard, and the
+	// drive is taken offline until a probe succeeds (health.go). Three I/O
+	// errors in a row take a drive offline too. 0 means
+	// DefaultDriveTimeout (30 s); a negative value disables the deadline.
+	DriveTimeout time.Duration
+
+	// ProbeInterval is how often offline drives are probed; 0 means
+	// DefaultProbeInterval (10 s).
+	ProbeInterval time.Duration
+
+	// OnDriveState, if set, is called when a drive is taken offline
+	// (online false, with the cause) or comes back (online true), from
+	// the goroutine that saw it; it must not block for long.
+	OnDriveState func(drive int, online bool, err error)
 }
 
 // Validate reports every problem with o at once (joined), each wrapping
@@ -123,6 +147,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.DriveTimeout == 0 {
+		o.DriveTimeout = DefaultDriveTimeout
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
 	}
 	return o
 }

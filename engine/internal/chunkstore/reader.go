@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cofferdb/coffer/erasure"
@@ -29,7 +31,13 @@ type reader struct {
 	nextIdx     int64 // next stripe the caller will consume
 
 	shards []shardReader // used by whoever fetches (helper or caller)
-	sum    [erasure.ChecksumSize]byte
+
+	// Parallel block reads under the drive deadline (readBlocks).
+	results  chan blockResult // buffered: a late read never blocks
+	gen      uint64           // fetch generation, to drop late results
+	timer    *time.Timer
+	timeouts []error // why an abandoned shard failed; reader-owned
+	launch   []int   // scratch
 
 	cur    *stripeBuf
 	pos    int // next byte of cur.data to deliver; cur.hi is the end
@@ -45,13 +53,41 @@ type reader struct {
 	wg    sync.WaitGroup
 }
 
-// shardReader is one shard file opened lazily.
+// shardReader is one shard file opened lazily. Its fields belong to the
+// goroutine reading a block of it; once the reader abandons a read that
+// outlived the deadline (state abandoned) they belong to that read's
+// goroutine for good, which closes the file when the read returns.
 type shardReader struct {
 	drive    int
 	f        vfs.File
 	dead     bool  // cannot be used for any stripe
 	err      error // why the last block of this shard failed
 	reported bool  // OnDamage already called
+	state    atomic.Int32
+	jobs     chan blockJob // to the shard's worker goroutine, once started
+	sum      [erasure.ChecksumSize]byte
+}
+
+// blockJob asks a shard's worker to read its block of a stripe.
+type blockJob struct {
+	b       *stripeBuf
+	sl      int
+	fileOff int64
+	gen     uint64
+}
+
+// shardReader states.
+const (
+	shardIdle int32 = iota
+	shardBusy
+	shardAbandoned
+)
+
+// blockResult is the outcome of one block read.
+type blockResult struct {
+	gen   uint64
+	shard int
+	ok    bool
 }
 
 // NewReader returns a reader of n bytes of stream id starting at off; size
@@ -91,6 +127,9 @@ func (s *Store) NewReader(id ID, l Layout, size, off, n int64) (io.ReadCloser, e
 	for i, d := range l.Drives {
 		r.shards[i].drive = d
 	}
+	r.results = make(chan blockResult, 2*len(l.Drives))
+	r.timeouts = make([]error, len(l.Drives))
+	r.launch = make([]int, 0, len(l.Drives))
 	bs := int64(l.BlockSize)
 	if n == 0 {
 		r.first, r.last = 0, -1
@@ -218,7 +257,7 @@ func (r *reader) advance() error {
 			b = r.ce.bufs.get()
 			r.bufs++
 		}
-		r.fetch(b, r.nextIdx)
+		b = r.fetch(b, r.nextIdx)
 	}
 	r.cur = b
 	r.nextIdx++
@@ -242,7 +281,7 @@ func (r *reader) prefetch() {
 		case <-r.stop:
 			return
 		}
-		r.fetch(b, s)
+		b = r.fetch(b, s)
 		r.ready <- b // never blocks: only two buffers exist
 		if b.err != nil {
 			return
@@ -277,8 +316,17 @@ func (r *reader) Close() error {
 			put(b)
 		}
 	}
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 	var errs []error
 	for i := range r.shards {
+		if r.shards[i].jobs != nil {
+			close(r.shards[i].jobs)
+		}
+		if r.timeouts[i] != nil {
+			continue // the abandoned read's goroutine closes it
+		}
 		if f := r.shards[i].f; f != nil {
 			if err := f.Close(); err != nil {
 				errs = append(errs, err)
@@ -291,8 +339,10 @@ func (r *reader) Close() error {
 
 // fetch reads stripe idx into b: the data blocks covering the range, and
 // when one of them is bad, enough other blocks to rebuild it. It sets b.lo,
-// b.hi (the range within b.data) or b.err.
-func (r *reader) fetch(b *stripeBuf, idx int64) {
+// b.hi (the range within b.data) or b.err. It returns the buffer holding
+// the stripe: b, or a replacement when a read outlived the drive deadline
+// (b then belongs to that read; see readBlocks).
+func (r *reader) fetch(b *stripeBuf, idx int64) *stripeBuf {
 	k, m := r.l.DataShards, r.l.ParityShards
 	n := r.c.StripeLen(r.size, idx)
 	sl := r.c.ShardLen(n)
@@ -310,39 +360,54 @@ func (r *reader) fetch(b *stripeBuf, idx int64) {
 	fileOff := blockOffset(r.c.ShardBlockSize(), idx)
 
 	firstShard, lastShard := lo/sl, (hi-1)/sl
-	ok := true
+	r.launch = r.launch[:0]
 	for i := firstShard; i <= lastShard; i++ {
-		if !r.readBlock(b, i, sl, fileOff) {
-			ok = false
-		}
+		r.launch = append(r.launch, i)
 	}
-	if ok {
-		return
-	}
-
-	// Degraded: gather k good blocks, then rebuild the missing data blocks
-	// of the range.
+	b = r.readBlocks(b, sl, fileOff)
 	good := 0
 	for _, g := range b.good {
 		if g {
 			good++
 		}
 	}
-	for i := 0; i < k+m && good < k; i++ {
-		if !b.tried[i] && r.readBlock(b, i, sl, fileOff) {
-			good++
+	if good == lastShard-firstShard+1 {
+		return b
+	}
+
+	// Degraded: gather k good blocks, then rebuild the missing data blocks
+	// of the range.
+	for good < k {
+		r.launch = r.launch[:0]
+		for i := 0; i < k+m && good+len(r.launch) < k; i++ {
+			if !b.tried[i] {
+				r.launch = append(r.launch, i)
+			}
+		}
+		if len(r.launch) == 0 {
+			break
+		}
+		b = r.readBlocks(b, sl, fileOff)
+		good = 0
+		for _, g := range b.good {
+			if g {
+				good++
+			}
 		}
 	}
 	if good < k {
 		var errs []error
 		for i := range r.shards {
-			if b.tried[i] && !b.good[i] {
+			switch {
+			case r.timeouts[i] != nil:
+				errs = append(errs, &ShardError{Drive: r.shards[i].drive, Shard: i, Err: r.timeouts[i]})
+			case b.tried[i] && !b.good[i]:
 				errs = append(errs, r.shards[i].err)
 			}
 		}
 		b.err = fmt.Errorf("%w: stripe %d of stream %s has %d good shards, %d needed: %w",
 			ErrReadQuorum, idx, r.id, good, k, errors.Join(errs...))
-		return
+		return b
 	}
 	for i := 0; i < k+m; i++ {
 		if b.good[i] {
@@ -363,12 +428,121 @@ func (r *reader) fetch(b *stripeBuf, idx int64) {
 	if err := r.c.Reconstruct(b.shards, b.required); err != nil {
 		b.err = fmt.Errorf("%w: stripe %d of stream %s: %w", ErrReadQuorum, idx, r.id, err)
 	}
+	return b
+}
+
+// readBlocks reads the blocks r.launch of the stripe into b, each on its
+// own goroutine, and waits for them until the drive deadline. A read that
+// outlives it is abandoned: its shard is dead for the rest of the read, its
+// drive is taken offline, and since the stuck read may still write into b,
+// the stripe goes on in a fresh buffer holding b's good blocks, which
+// readBlocks returns in b's place (b is then left to the garbage collector).
+func (r *reader) readBlocks(b *stripeBuf, sl int, fileOff int64) *stripeBuf {
+	r.gen++
+	launched := 0
+	for _, i := range r.launch {
+		b.tried[i] = true
+		if r.timeouts[i] != nil {
+			continue
+		}
+		sr := &r.shards[i]
+		if sr.jobs == nil {
+			sr.jobs = make(chan blockJob, 1)
+			go r.blockWorker(i, sr.jobs)
+		}
+		sr.state.Store(shardBusy)
+		launched++
+		sr.jobs <- blockJob{b: b, sl: sl, fileOff: fileOff, gen: r.gen}
+	}
+	var expired <-chan time.Time
+	if d := r.s.opts.DriveTimeout; d > 0 && launched > 0 {
+		if r.timer == nil {
+			r.timer = time.NewTimer(d)
+		} else {
+			r.timer.Reset(d)
+		}
+		expired = r.timer.C
+		defer r.timer.Stop()
+	}
+	for launched > 0 {
+		select {
+		case res := <-r.results:
+			if res.gen == r.gen {
+				launched--
+			}
+		case <-expired:
+			for _, i := range r.launch {
+				sr := &r.shards[i]
+				if r.timeouts[i] == nil && sr.state.CompareAndSwap(shardBusy, shardAbandoned) {
+					r.timeouts[i] = r.s.timedOut(sr.drive, "reading a block")
+					launched--
+				}
+			}
+			// The others returned and have sent, or are sending, their
+			// results.
+			for launched > 0 {
+				if res := <-r.results; res.gen == r.gen {
+					launched--
+				}
+			}
+			return r.moveStripe(b, sl)
+		}
+	}
+	return b
+}
+
+// blockWorker is shard i's goroutine: it reads the blocks readBlocks asks
+// for and reports each, until the reader closes jobs or abandons a read
+// that outlived the deadline; it then closes the shard's file itself.
+func (r *reader) blockWorker(i int, jobs <-chan blockJob) {
+	sr := &r.shards[i]
+	for j := range jobs {
+		ok := r.readBlock(j.b, i, j.sl, j.fileOff)
+		if !sr.state.CompareAndSwap(shardBusy, shardIdle) {
+			if sr.f != nil {
+				sr.f.Close()
+				sr.f = nil
+			}
+			return
+		}
+		r.results <- blockResult{gen: j.gen, shard: i, ok: ok}
+	}
+}
+
+// moveStripe copies the good blocks of b, except those of abandoned
+// reads, into a fresh buffer and returns it. b's slots of abandoned reads
+// are never looked at: their goroutines may still write them.
+func (r *reader) moveStripe(b *stripeBuf, sl int) *stripeBuf {
+	nb := r.ce.bufs.get()
+	nb.n, nb.index, nb.err, nb.lo, nb.hi = b.n, b.index, nil, b.lo, b.hi
+	k := r.l.DataShards
+	for i := range r.shards {
+		gone := r.timeouts[i] != nil
+		nb.tried[i] = gone || b.tried[i]
+		nb.good[i] = !gone && b.good[i]
+		if !nb.good[i] {
+			continue
+		}
+		if i < k {
+			copy(nb.data[i*sl:(i+1)*sl], b.data[i*sl:(i+1)*sl])
+			nb.shards[i] = nb.data[i*sl : (i+1)*sl : (i+1)*sl]
+		} else {
+			p := nb.parity[i-k][:sl]
+			copy(p, b.parity[i-k][:sl])
+			nb.shards[i] = p[:sl:sl]
+		}
+	}
+	return nb
 }
 
 // readBlock reads and verifies block i of the stripe at fileOff into its
 // slot in b, and reports whether it is good.
 func (r *reader) readBlock(b *stripeBuf, i, sl int, fileOff int64) bool {
-	b.tried[i] = true
+	sr := &r.shards[i]
+	if !sr.dead && !r.s.usable(sr.drive) {
+		sr.dead = true
+		sr.err = &ShardError{Drive: sr.drive, Shard: i, Err: ErrDriveOffline}
+	}
 	f, err := r.open(i)
 	if err != nil {
 		r.bad(i, err)
@@ -382,18 +556,18 @@ func (r *reader) readBlock(b *stripeBuf, i, sl int, fileOff int64) bool {
 		buf = b.parity[i-k][:sl+erasure.ChecksumSize]
 	}
 	var sum uint32
-	if i < k-1 && b.good[i+1] {
-		// The checksum would spill into the next, already verified, block:
-		// read it separately.
+	if i < k-1 {
+		// The checksum would spill into the next block, which another
+		// goroutine may be reading: read it separately.
 		if err := readFull(f, buf[:sl], fileOff); err != nil {
 			r.bad(i, err)
 			return false
 		}
-		if err := readFull(f, r.sum[:], fileOff+int64(sl)); err != nil {
+		if err := readFull(f, sr.sum[:], fileOff+int64(sl)); err != nil {
 			r.bad(i, err)
 			return false
 		}
-		sum = binary.LittleEndian.Uint32(r.sum[:])
+		sum = binary.LittleEndian.Uint32(sr.sum[:])
 	} else {
 		if err := readFull(f, buf, fileOff); err != nil {
 			r.bad(i, err)
@@ -407,6 +581,7 @@ func (r *reader) readBlock(b *stripeBuf, i, sl int, fileOff int64) bool {
 	}
 	b.shards[i] = buf[:sl:sl]
 	b.good[i] = true
+	r.s.ioResult(r.shards[i].drive, nil)
 	return true
 }
 
@@ -471,6 +646,7 @@ func (r *reader) bad(i int, err error) {
 	if err == errDead {
 		return // sr.err already holds the cause
 	}
+	r.s.ioResult(sr.drive, err)
 	se := &ShardError{Drive: sr.drive, Shard: i, Err: err}
 	sr.err = se
 	if !sr.reported {

@@ -26,13 +26,19 @@ type Store struct {
 	mu      sync.Mutex
 	codecs  map[codecKey]*codecEntry
 	healing map[ID]chan struct{} // streams being healed; closed when done
+
+	stop       chan struct{} // closed by Close: stops the prober
+	proberDone chan struct{}
+	writers    map[*Writer]struct{} // writing now, for the watchdog; under mu
 }
 
-// drive is one drive root. online is decided at Open.
+// drive is one drive root. online is decided at Open; health changes at
+// run time (health.go).
 type drive struct {
 	root      string
 	shardsDir string
 	online    bool
+	health    health
 }
 
 type codecKey struct{ k, m, blockSize int }
@@ -54,11 +60,12 @@ func Open(o Options) (*Store, error) {
 	}
 	o = o.withDefaults()
 	s := &Store{
-		fs:     o.FS,
-		opts:   o,
-		log:    o.Logger,
-		drives: make([]drive, len(o.Drives)),
-		codecs: make(map[codecKey]*codecEntry),
+		fs:      o.FS,
+		opts:    o,
+		log:     o.Logger,
+		drives:  make([]drive, len(o.Drives)),
+		codecs:  make(map[codecKey]*codecEntry),
+		writers: make(map[*Writer]struct{}),
 	}
 	// Drives are prepared in parallel: creating 256 directories costs
 	// tens of milliseconds to a second per drive on a journaling file system.
@@ -97,6 +104,8 @@ func Open(o Options) (*Store, error) {
 	if _, err := s.codec(o.DataShards, o.ParityShards, o.BlockSize); err != nil {
 		return nil, err
 	}
+	s.stop, s.proberDone = make(chan struct{}), make(chan struct{})
+	go s.prober()
 	return s, nil
 }
 
@@ -159,7 +168,11 @@ func (s *Store) syncDir(dir string) error {
 // readers already handed out; finish or close them first. Close is
 // idempotent.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	<-s.proberDone
 	return nil
 }
 
@@ -187,7 +200,7 @@ func (s *Store) codec(k, m, blockSize int) (*codecEntry, error) {
 }
 
 // place chooses the drives for the k+m shards of id: a rotation of the drive
-// list starting at a drive picked by the id, preferring online drives.
+// list starting at a drive picked by the id, preferring usable drives.
 func (s *Store) place(id ID, k, m int) []int {
 	n := len(s.drives)
 	start := int(binary.LittleEndian.Uint64(id[:8]) % uint64(n))
@@ -195,7 +208,7 @@ func (s *Store) place(id ID, k, m int) []int {
 	for pass := 0; pass < 2 && len(out) < k+m; pass++ {
 		for j := 0; j < n && len(out) < k+m; j++ {
 			d := (start + j) % n
-			if s.drives[d].online == (pass == 0) {
+			if s.usable(d) == (pass == 0) {
 				out = append(out, d)
 			}
 		}

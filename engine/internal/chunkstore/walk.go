@@ -57,7 +57,7 @@ func (s *Store) WalkStreams(fn func(st Stream) error) error {
 		ids = ids[:0]
 		dirName := fmt.Sprintf("%02x", h)
 		for d := range s.drives {
-			if !s.drives[d].online {
+			if !s.usable(d) {
 				continue
 			}
 			dir := s.fs.PathJoin(s.drives[d].shardsDir, dirName)

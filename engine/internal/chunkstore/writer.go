@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cofferdb/coffer/erasure"
@@ -82,6 +83,10 @@ type shardWriter struct {
 	syncedTo     int64
 	sum          [erasure.ChecksumSize]byte
 	hdr          [headerSize]byte
+	// busySince is when the operation in progress on the shard's file
+	// began (unix nanoseconds), 0 between operations; the store's
+	// watchdog reads it (health.go).
+	busySince atomic.Int64
 }
 
 // Create starts writing a new stream with the store's layout and returns its
@@ -211,6 +216,7 @@ func (w *Writer) start() {
 		return
 	}
 	w.started = true
+	w.s.watch(w, true)
 	w.work = make(chan *stripeBuf, 2)
 	w.free = make(chan *stripeBuf, 2)
 	w.wg.Add(1 + len(w.files))
@@ -334,6 +340,9 @@ func (w *Writer) abort() error {
 // pool. The pipeline must have stopped.
 func (w *Writer) done() {
 	w.state = writerDone
+	if w.started {
+		w.s.watch(w, false)
+	}
 	if w.cur != nil {
 		w.bufs--
 		w.ce.bufs.put(w.cur)
@@ -350,14 +359,22 @@ func (sw *shardWriter) run() {
 	w := sw.w
 	defer w.wg.Done()
 	if !w.aborted.Load() {
-		sw.open()
+		if w.s.usable(sw.drive) {
+			sw.busySince.Store(time.Now().UnixNano())
+			sw.open()
+			sw.busySince.Store(0)
+		} else {
+			sw.fail(ErrDriveOffline)
+		}
 	}
 	for b := range sw.ch {
 		if !sw.failed && !w.aborted.Load() {
 			if b.err != nil {
 				sw.fail(b.err)
 			} else {
+				sw.busySince.Store(time.Now().UnixNano())
 				sw.writeBlock(b)
+				sw.busySince.Store(0)
 			}
 		}
 		if b.pending.Add(-1) == 0 {
@@ -369,7 +386,9 @@ func (sw *shardWriter) run() {
 		return
 	}
 	if !sw.failed {
+		sw.busySince.Store(time.Now().UnixNano())
 		sw.finish()
+		sw.busySince.Store(0)
 	}
 }
 
@@ -442,6 +461,7 @@ func (sw *shardWriter) finish() {
 // best-effort, and counts the failure.
 func (sw *shardWriter) fail(err error) {
 	w := sw.w
+	w.s.ioResult(sw.drive, err)
 	se := &ShardError{Drive: sw.drive, Shard: sw.shard, Err: err}
 	sw.failed, sw.err = true, se
 	w.s.log.Warn("chunkstore: dropping shard", "id", w.id.String(), "shard", sw.shard, "drive", sw.drive, "err", err)

@@ -1,0 +1,251 @@
+package chunkstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+)
+
+// hangFS makes every operation of the chosen kinds on one drive's files
+// block until released, or fail, as a hung or failing disk does.
+type hangFS struct {
+	prefix  string // the drive's root + "/"
+	kinds   map[errorfs.OpKind]bool
+	hang    atomic.Bool
+	fail    atomic.Bool
+	release chan struct{}
+	stuck   atomic.Int32 // operations blocked so far, probes aside
+}
+
+func (h *hangFS) MaybeError(op errorfs.Op) error {
+	if !strings.HasPrefix(op.Path, h.prefix) || !h.kinds[op.Kind] {
+		return nil
+	}
+	if h.fail.Load() {
+		return errors.New("injected: input/output error")
+	}
+	if h.hang.Load() {
+		if !strings.HasSuffix(op.Path, ".probe") { // probes may touch it
+			h.stuck.Add(1)
+		}
+		<-h.release
+	}
+	return nil
+}
+
+func (h *hangFS) String() string { return "hang " + h.prefix }
+
+// driveEvents records OnDriveState calls.
+type driveEvents struct {
+	mu     sync.Mutex
+	events []string
+	ch     chan string
+}
+
+func (d *driveEvents) hook(drive int, online bool, err error) {
+	ev := fmt.Sprintf("%d:%v", drive, online)
+	d.mu.Lock()
+	d.events = append(d.events, ev)
+	d.mu.Unlock()
+	select {
+	case d.ch <- ev:
+	default:
+	}
+}
+
+// waitEvent waits (bounded) for the event want.
+func (d *driveEvents) waitEvent(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-d.ch:
+			if ev == want {
+				return
+			}
+		case <-deadline:
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			t.Fatalf("no drive event %s; saw %v", want, d.events)
+		}
+	}
+}
+
+func openHangStore(t *testing.T, kinds ...errorfs.OpKind) (*Store, *hangFS, *driveEvents, []string) {
+	t.Helper()
+	mem := vfs.NewMem()
+	drives := make([]string, 6)
+	for i := range drives {
+		drives[i] = filepath.Join("/drives", fmt.Sprintf("d%d", i))
+	}
+	h := &hangFS{prefix: drives[0] + "/", kinds: map[errorfs.OpKind]bool{}, release: make(chan struct{})}
+	for _, k := range kinds {
+		h.kinds[k] = true
+	}
+	ev := &driveEvents{ch: make(chan string, 16)}
+	s, err := Open(Options{
+		FS: errorfs.Wrap(mem, h), Drives: drives, DataShards: 4, ParityShards: 2, BlockSize: 4096,
+		DriveTimeout: 100 * time.Millisecond, ProbeInterval: 20 * time.Millisecond,
+		OnDriveState: ev.hook,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if h.hang.Swap(false) {
+			close(h.release)
+		}
+		s.Close()
+	})
+	return s, h, ev, drives
+}
+
+// TestHungDriveRead hangs every read on one drive: a read finishes without
+// it, the drive goes offline, later reads do not touch it, and it comes back
+// when it answers again.
+func TestHungDriveRead(t *testing.T) {
+	s, h, ev, _ := openHangStore(t, errorfs.OpFileReadAt, errorfs.OpOpen)
+	r := seeded(t)
+	// A stream whose shard 0 (a data shard) lies on drive 0.
+	var id ID
+	for {
+		id = randID(r)
+		if s.place(id, 4, 2)[0] == 0 {
+			break
+		}
+	}
+	data := randBytes(r, 5*4096+123)
+	l, size := writeStream(t, r, s, id, data, nil)
+
+	h.hang.Store(true)
+	got, err := readRangeWriteTo(s, id, l, size, 0, size)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read with a hung drive: err %v, equal %v", err, bytes.Equal(got, data))
+	}
+	if s.DriveOnline(0) {
+		t.Fatal("drive 0 still online after a read on it outlived the deadline")
+	}
+	ev.waitEvent(t, "0:false")
+	stuck := h.stuck.Load()
+	if stuck == 0 {
+		t.Fatal("no operation reached the hung drive")
+	}
+	// While offline, reads skip the drive: no new operation gets stuck.
+	for range 3 {
+		checkRange(t, s, id, l, data, 100, size-200)
+	}
+	if n := h.stuck.Load(); n != stuck {
+		t.Fatalf("%d operations reached the offline drive", n-stuck)
+	}
+	// New writes avoid it too and read back.
+	id2 := randID(r)
+	l2, size2 := writeStream(t, r, s, id2, data, nil)
+	checkRange(t, s, id2, l2, data, 0, size2)
+
+	// The drive answers again: a probe brings it back.
+	h.hang.Store(false)
+	close(h.release)
+	ev.waitEvent(t, "0:true")
+	if !s.DriveOnline(0) {
+		t.Fatal("drive 0 not back online after a successful probe")
+	}
+	checkRange(t, s, id, l, data, 0, size)
+}
+
+// TestFailingDriveGoesOffline makes one drive fail every read: after a few
+// errors in a row it is taken offline, reads go on from parity.
+func TestFailingDriveGoesOffline(t *testing.T) {
+	s, h, ev, _ := openHangStore(t, errorfs.OpFileReadAt, errorfs.OpOpen, errorfs.OpCreate)
+	r := seeded(t)
+	type stream struct {
+		id   ID
+		l    Layout
+		size int64
+		data []byte
+	}
+	var streams []stream
+	for len(streams) < errorsToOffline+1 {
+		id := randID(r)
+		if s.place(id, 4, 2)[0] != 0 {
+			continue
+		}
+		data := randBytes(r, 3*4096)
+		l, size := writeStream(t, r, s, id, data, nil)
+		streams = append(streams, stream{id, l, size, data})
+	}
+	h.fail.Store(true)
+	for _, st := range streams {
+		checkRange(t, s, st.id, st.l, st.data, 0, st.size)
+	}
+	ev.waitEvent(t, "0:false")
+	h.fail.Store(false)
+	ev.waitEvent(t, "0:true")
+}
+
+// TestHungDriveWrite hangs the syncs of one drive: the watchdog takes it
+// offline, writes started after that skip it and finish, and the stuck
+// write finishes once the drive returns.
+func TestHungDriveWrite(t *testing.T) {
+	s, h, ev, _ := openHangStore(t, errorfs.OpFileSync)
+	r := seeded(t)
+	onDrive0 := func() ID {
+		for {
+			if id := randID(r); s.place(id, 4, 2)[0] == 0 {
+				return id
+			}
+		}
+	}
+	data := randBytes(r, 3*4096+5)
+	h.hang.Store(true)
+	stuckID := onDrive0()
+	type result struct {
+		l    Layout
+		size int64
+		err  error
+	}
+	stuck := make(chan result, 1)
+	go func() {
+		w, err := s.Create(stuckID)
+		if err != nil {
+			stuck <- result{err: err}
+			return
+		}
+		if _, err := w.Write(data); err != nil {
+			w.Abort()
+			stuck <- result{err: err}
+			return
+		}
+		l, size, err := w.Finish(nil)
+		stuck <- result{l, size, err}
+	}()
+	ev.waitEvent(t, "0:false")
+
+	// Drive 0 is offline: a new stream (with six drives for 4+2, every
+	// stream has a shard there) drops that shard without touching the
+	// drive, and reads back.
+	id := randID(r)
+	l, size := writeStream(t, r, s, id, data, nil)
+	if !slices.Contains(l.Drives, 0) {
+		t.Fatalf("layout %v without drive 0", l.Drives)
+	}
+	checkRange(t, s, id, l, data, 0, size)
+
+	h.hang.Store(false)
+	close(h.release)
+	res := <-stuck
+	if res.err != nil {
+		t.Fatalf("the write stuck on the hung drive failed: %v", res.err)
+	}
+	checkRange(t, s, stuckID, res.l, data, 0, res.size)
+	ev.waitEvent(t, "0:true")
+}
