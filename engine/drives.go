@@ -27,11 +27,16 @@ type driveIdentity struct {
 type DriveState struct {
 	Path string
 	// State is "online", "new" (an empty drive that joined the store and
-	// is refilled by a background heal), "offline" (unreachable) or
+	// is refilled by a background heal), "offline" (unreachable at Open,
+	// or taken offline at run time after hanging or failing: it is probed
+	// and comes back by itself, see Options.DriveTimeout) or
 	// "refused" (it belongs to another store or another position).
 	State string
 	Err   error
 }
+
+// errDriveDown is the Err of a drive taken offline at run time.
+var errDriveDown = errors.New("engine: drive hung or failed and was taken offline; probing it")
 
 // identifyDrives reads each drive's identity and decides which drives to
 // use. The store's id is the one most drives carry; a drive carrying
@@ -109,7 +114,13 @@ func (e *Engine) identifyDrives() (offline []bool, err error) {
 
 // Drives reports the state of every drive as Open found it.
 func (e *Engine) Drives() []DriveState {
-	return append([]DriveState(nil), e.drives...)
+	out := append([]DriveState(nil), e.drives...)
+	for i := range out {
+		if st := out[i].State; (st == "online" || st == "new") && e.store != nil && !e.store.DriveOnline(i) {
+			out[i].State, out[i].Err = "offline", errDriveDown
+		}
+	}
+	return out
 }
 
 // usableDrives returns the paths of the drives the engine may read and
@@ -117,7 +128,7 @@ func (e *Engine) Drives() []DriveState {
 func (e *Engine) usableDrives() []string {
 	var out []string
 	for i, d := range e.opts.Drives {
-		if st := e.drives[i].State; st == "online" || st == "new" {
+		if st := e.drives[i].State; (st == "online" || st == "new") && (e.store == nil || e.store.DriveOnline(i)) {
 			out = append(out, d)
 		}
 	}

@@ -34,6 +34,7 @@ type Engine struct {
 	release chan release
 	stop    chan struct{} // closed by Close: stops the background sweeps
 	heals   chan chunkstore.ID
+	refills chan struct{} // asks the refiller for a full heal pass
 	bg      sync.WaitGroup
 	// dirty is set when cleaning up after a failed write did not finish;
 	// a store closed dirty collects orphans at its next Open.
@@ -88,6 +89,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		release: make(chan release, 1024),
 		stop:    make(chan struct{}),
 		heals:   make(chan chunkstore.ID, 256),
+		refills: make(chan struct{}, 1),
 
 		minPartSize: MinPartSize,
 	}
@@ -127,7 +129,10 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		OnDamage: func(id chunkstore.ID, shard, drive int, err error) {
 			e.queueHeal(id)
 		},
-		Offline: offline,
+		Offline:       offline,
+		DriveTimeout:  o.DriveTimeout,
+		ProbeInterval: o.DriveProbeInterval,
+		OnDriveState:  e.driveStateChanged,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open shard store: %w", err)
@@ -161,14 +166,14 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	}
 	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
 	e.md5 = md5simd.NewServer()
-	e.bg.Add(4)
+	e.bg.Add(5)
 	go e.releaser()
 	go e.sweeper()
 	go e.healer()
 	go e.scrubber()
+	go e.refiller()
 	if e.refill {
-		e.bg.Add(1)
-		go e.refillDrives()
+		e.requestRefill()
 	}
 	e.log.Info("engine open", "options", o.String(), "index_replicas", e.idx.Replicas())
 	return e, nil
@@ -344,9 +349,10 @@ func (e *Engine) finishRelease(r release) {
 	}
 }
 
-// refillDrives heals every object once after a new drive joined, so the
+// refiller heals every object when asked: once after a new drive joined,
+// and whenever a drive comes back from being offline, so the
 // drive receives the shards it should hold.
-func (e *Engine) refillDrives() {
+func (e *Engine) refiller() {
 	defer e.bg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -354,12 +360,41 @@ func (e *Engine) refillDrives() {
 		cancel()
 	}()
 	defer cancel()
-	rep, err := e.Heal(ctx, HealOptions{})
-	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-		e.log.Warn("refilling new drives", "err", err)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.refills:
+		}
+		rep, err := e.Heal(ctx, HealOptions{})
+		if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+			e.log.Warn("refilling drives", "err", err)
+			continue
+		}
+		e.log.Info("refilled drives", "objects", rep.Objects, "shards", rep.ShardsHealed)
+	}
+}
+
+// requestRefill asks the refiller for a heal pass over everything, unless
+// one is already asked for.
+func (e *Engine) requestRefill() {
+	select {
+	case e.refills <- struct{}{}:
+	default:
+	}
+}
+
+// driveStateChanged hears of drives the store takes offline or brings
+// back at run time. A drive that comes back missed the writes made
+// meanwhile: heal everything.
+func (e *Engine) driveStateChanged(drive int, online bool, err error) {
+	if online {
+		e.log.Info("drive back online; healing what it missed", "drive", e.opts.Drives[drive])
+		e.requestRefill()
 		return
 	}
-	e.log.Info("refilled new drives", "objects", rep.Objects, "shards", rep.ShardsHealed)
+	e.stats.drivesOffline.Add(1)
+	e.log.Error("drive offline", "drive", e.opts.Drives[drive], "err", err)
 }
 
 // sweeper reclaims abandoned multipart uploads: at Open and hourly.

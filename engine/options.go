@@ -79,6 +79,14 @@ type Options struct {
 	// ScrubRate bounds the scrubber's reading, in bytes per second. Zero:
 	// 32 MiB/s; negative: unpaced.
 	ScrubRate int64
+	// DriveTimeout bounds one operation on one drive. A read waits no
+	// longer for a drive and rebuilds its shards from parity; a drive whose
+	// operation outlives it, or that fails three times in a row, is taken
+	// offline (Drives reports it) until a probe every DriveProbeInterval
+	// succeeds, and is then healed. Zero: 30 s; negative: no deadline.
+	DriveTimeout time.Duration
+	// DriveProbeInterval is how often offline drives are probed. Zero: 10 s.
+	DriveProbeInterval time.Duration
 	// Sync is the sync policy; the default is durable.
 	Sync SyncPolicy
 	// FS is the filesystem; nil means the operating system's. Tests pass a

@@ -21,12 +21,13 @@ type Stats struct {
 	ScrubStreams  int64 // streams verified by the scrubber
 	ScrubDamaged  int64 // streams the scrubber found damaged
 	Unrecoverable int64 // streams found with more damage than parity covers
+	DrivesOffline int64 // drives taken offline at run time (events)
 	LastScrub     time.Time
 }
 
 // counters are the atomics behind Stats.
 type counters struct {
-	healsQueued, shardsHealed, scrubPasses, scrubStreams, scrubDamaged, unrecoverable atomic.Int64
+	healsQueued, shardsHealed, scrubPasses, scrubStreams, scrubDamaged, unrecoverable, drivesOffline atomic.Int64
 	lastScrub                                                                         atomic.Int64 // Unix nanoseconds
 }
 
@@ -41,6 +42,7 @@ func (e *Engine) Stats() Stats {
 		ScrubStreams:  c.scrubStreams.Load(),
 		ScrubDamaged:  c.scrubDamaged.Load(),
 		Unrecoverable: c.unrecoverable.Load(),
+		DrivesOffline: c.drivesOffline.Load(),
 	}
 	if t := c.lastScrub.Load(); t != 0 {
 		s.LastScrub = time.Unix(0, t).UTC()

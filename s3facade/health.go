@@ -38,6 +38,7 @@ func writeEngineMetrics(b *bytes.Buffer, st engine.Stats) {
 		{"coffer_scrub_streams_total", "Stored streams verified by the scrubber.", st.ScrubStreams},
 		{"coffer_scrub_damaged_total", "Streams the scrubber found damaged.", st.ScrubDamaged},
 		{"coffer_unrecoverable_streams_total", "Streams found with more damage than parity covers.", st.Unrecoverable},
+		{"coffer_drives_taken_offline_total", "Drives taken offline at run time after hanging or failing.", st.DrivesOffline},
 	}
 	for _, c := range counters {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v)
