@@ -28,7 +28,7 @@ type Stats struct {
 // counters are the atomics behind Stats.
 type counters struct {
 	healsQueued, shardsHealed, scrubPasses, scrubStreams, scrubDamaged, unrecoverable, drivesOffline atomic.Int64
-	lastScrub                                                                         atomic.Int64 // Unix nanoseconds
+	lastScrub                                                                                        atomic.Int64 // Unix nanoseconds
 }
 
 // Stats returns a snapshot of the engine's counters.
