@@ -6,14 +6,31 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cofferdb/coffer/engine/internal/index"
 )
 
-// CreateBucket creates a bucket. It fails with ErrInvalidBucketName or
-// ErrBucketExists.
+// CreateBucket creates a bucket owned by the root user. It fails with
+// ErrInvalidBucketName or ErrBucketExists.
 func (e *Engine) CreateBucket(ctx context.Context, name string) error {
+	return e.CreateBucketWithOptions(ctx, name, nil)
+}
+
+// CreateBucketWithOptions creates a bucket; opts may be nil. It fails with
+// ErrInvalidBucketName, ErrInvalidArgument (a bad owner) or
+// ErrBucketExists, whoever owns the existing bucket (HeadBucket tells).
+// The existence check and the write are one transaction, so of two
+// concurrent creations exactly one succeeds and its owner is recorded.
+func (e *Engine) CreateBucketWithOptions(ctx context.Context, name string, opts *BucketOptions) error {
+	if opts == nil {
+		opts = &BucketOptions{}
+	}
 	if err := ValidateBucketName(name); err != nil {
+		return err
+	}
+	if err := validateOwner(opts.Owner); err != nil {
 		return err
 	}
 	done, err := e.begin()
@@ -21,7 +38,7 @@ func (e *Engine) CreateBucket(ctx context.Context, name string) error {
 		return err
 	}
 	defer done()
-	rec := index.Bucket{Created: now().UnixNano()}
+	rec := index.Bucket{Created: now().UnixNano(), Owner: opts.Owner}
 	val := rec.Marshal()
 	err = e.idx.Update(func(t *index.Txn) error {
 		if _, err := t.Get(index.BucketKey(name)); err == nil {
@@ -93,7 +110,61 @@ func (e *Engine) HeadBucket(ctx context.Context, name string) (BucketInfo, error
 	if err != nil {
 		return BucketInfo{}, err
 	}
-	return BucketInfo{Name: name, Created: time.Unix(0, rec.Created).UTC()}, nil
+	return bucketInfo(name, &rec), nil
+}
+
+func bucketInfo(name string, rec *index.Bucket) BucketInfo {
+	return BucketInfo{Name: name, Created: time.Unix(0, rec.Created).UTC(), Owner: rec.Owner}
+}
+
+// SetBucketOwner records owner (empty: the root user) as the owner of an
+// existing bucket: ErrBucketNotFound, ErrInvalidArgument. The bucket's
+// objects and configuration are unchanged.
+func (e *Engine) SetBucketOwner(ctx context.Context, name, owner string) error {
+	if err := validateOwner(owner); err != nil {
+		return err
+	}
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	var val []byte
+	err = e.idx.Update(func(t *index.Txn) error {
+		v, err := t.Get(index.BucketKey(name))
+		if errors.Is(err, index.ErrNotFound) {
+			return ErrBucketNotFound
+		} else if err != nil {
+			return err
+		}
+		var rec index.Bucket
+		if err := rec.Unmarshal(v); err != nil {
+			return fmt.Errorf("%w: bucket %q: %w", ErrCorrupt, name, err)
+		}
+		rec.Owner = owner
+		val = rec.Marshal()
+		t.Set(index.BucketKey(name), val)
+		return nil
+	})
+	if err != nil {
+		return mapIndexErr(err)
+	}
+	e.writeBucketMarkers(name, val)
+	return nil
+}
+
+// validateOwner checks an owner id: printable UTF-8, MaxOwnerLength bytes
+// at most.
+func validateOwner(owner string) error {
+	if len(owner) > MaxOwnerLength || !utf8.ValidString(owner) {
+		return fmt.Errorf("%w: owner id longer than %d bytes or not UTF-8", ErrInvalidArgument, MaxOwnerLength)
+	}
+	for _, c := range owner {
+		if !unicode.IsPrint(c) {
+			return fmt.Errorf("%w: owner id holds a control character", ErrInvalidArgument)
+		}
+	}
+	return nil
 }
 
 func (e *Engine) bucket(name string) (index.Bucket, error) {
@@ -111,7 +182,7 @@ func (e *Engine) bucket(name string) (index.Bucket, error) {
 	return rec, nil
 }
 
-// ListBuckets returns every bucket in name order.
+// ListBuckets returns every bucket in name order, with its owner.
 func (e *Engine) ListBuckets(ctx context.Context) ([]BucketInfo, error) {
 	done, err := e.begin()
 	if err != nil {
@@ -129,7 +200,7 @@ func (e *Engine) ListBuckets(ctx context.Context) ([]BucketInfo, error) {
 			it.Close()
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		out = append(out, BucketInfo{Name: index.BucketFromKey(it.Key()), Created: time.Unix(0, rec.Created).UTC()})
+		out = append(out, bucketInfo(index.BucketFromKey(it.Key()), &rec))
 	}
 	return out, mapIndexErr(errors.Join(it.Error(), it.Close()))
 }

@@ -14,6 +14,15 @@
 // An Engine is safe for concurrent use. Errors are the sentinels in
 // errors.go (test them with errors.Is); the engine never speaks HTTP.
 //
+// # Buckets and owners
+//
+// A bucket record keeps the id of its owner (CreateBucketWithOptions,
+// SetBucketOwner; BucketInfo.Owner), copied into the per-drive bucket
+// markers so that RebuildIndex keeps it. The id is opaque to the engine,
+// which enforces no access rules: the S3 facade decides who may use a
+// bucket. An empty owner is the root user; buckets written before owners
+// were recorded decode that way.
+//
 // # Where data lives
 //
 // Objects larger than Options.InlineThreshold are striped into k data and

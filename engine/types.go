@@ -5,10 +5,28 @@ import (
 	"time"
 )
 
-// BucketInfo describes a bucket.
+// BucketInfo describes a bucket. It is a value the caller owns.
 type BucketInfo struct {
 	Name    string
 	Created time.Time
+	// Owner is the id of the user that owns the bucket, as given to
+	// CreateBucketWithOptions or SetBucketOwner. Empty means the root user:
+	// buckets created with CreateBucket, before owners were recorded, or
+	// restored by RebuildIndex from objects alone.
+	Owner string
+}
+
+// MaxOwnerLength bounds BucketOptions.Owner, in bytes.
+const MaxOwnerLength = 256
+
+// BucketOptions are the optional parameters of CreateBucketWithOptions.
+// The zero value (or nil) creates a bucket owned by the root user.
+type BucketOptions struct {
+	// Owner is an opaque, stable id of the owning user (the S3 facade
+	// stores a canonical user id). The engine records it and returns it in
+	// BucketInfo; it enforces nothing with it. At most MaxOwnerLength
+	// bytes of printable UTF-8.
+	Owner string
 }
 
 // ObjectInfo describes a stored object. It is a value the caller owns.

@@ -1,6 +1,7 @@
 package s3facade
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/cofferdb/coffer/engine"
 	"github.com/cofferdb/coffer/internal/sigv4"
 )
 
@@ -44,6 +46,9 @@ type authInfo struct {
 	presigned bool
 	mode      payloadMode
 	signer    *chunkSigner // streaming modes with chunk signatures
+	// bucket is the addressed bucket as authorize read it, or nil when it
+	// needed no lookup (root, a granted bucket).
+	bucket *engine.BucketInfo
 }
 
 // fastHeaders adapts a fasthttp request header to sigv4.HeaderGetter.
@@ -371,4 +376,117 @@ func (i *idleReader) Read(p []byte) (int, error) {
 	n, err := i.r.Read(p)
 	i.n += int64(n)
 	return n, err
+}
+
+// access is what an operation needs of the bucket it addresses.
+type access uint8
+
+const (
+	// accessUse: objects, listings, multipart, HEAD, location, reading
+	// the encryption rule. Owners, root and grantees have it.
+	accessUse access = iota + 1
+	// accessOwner: deleting the bucket and changing its configuration.
+	// Only the owner and root have it.
+	accessOwner
+)
+
+// needs returns the access op needs of its bucket.
+func needs(op *operation) access {
+	switch op {
+	case opDeleteBucket, opPutBucketEncryption, opDeleteBucketEncryption:
+		return accessOwner
+	}
+	return accessUse
+}
+
+// authorize checks, after authenticate and before the handler, that the
+// signer may do the operation on the bucket addressed: every bucket and
+// object operation passes here (copy sources are checked by their
+// handlers with bucketAccess). CreateBucket needs only the right to
+// create; the handler answers for a name that is taken. A refusal is
+// AccessDenied (403; HEAD gets no body).
+func (s *Server) authorize(r *request) error {
+	if r.t.bucket == "" {
+		return nil
+	}
+	u := r.auth.user
+	if r.op == opCreateBucket {
+		if !u.mayCreate(r.t.bucket) {
+			return errorf(CodeAccessDenied, "")
+		}
+		return nil
+	}
+	info, err := s.bucketAccess(u, r.t.bucket, needs(r.op), r.header("X-Amz-Expected-Bucket-Owner"))
+	if err != nil {
+		return err
+	}
+	r.auth.bucket = info
+	return nil
+}
+
+// bucketAccess decides whether u may use bucket with access need, and
+// checks an expected owner id (x-amz-expected-bucket-owner or
+// x-amz-source-expected-bucket-owner; empty: none). Root and grantees
+// need no lookup unless an owner is expected: they get (nil, nil), and
+// a missing bucket is left for the handler to report. Others get the
+// bucket's info, or NoSuchBucket, or AccessDenied.
+//
+// The decision is made before the handler runs: a bucket deleted and
+// re-created by another user in between is not noticed by a request
+// already authorized.
+func (s *Server) bucketAccess(u *User, bucket string, need access, expectedOwner string) (*engine.BucketInfo, error) {
+	root := u.isRoot()
+	granted := need == accessUse && u.granted(bucket)
+	if (root || granted) && expectedOwner == "" {
+		return nil, nil
+	}
+	info, err := s.e.HeadBucket(context.Background(), bucket)
+	if errors.Is(err, engine.ErrBucketNotFound) && (root || granted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if expectedOwner != "" && expectedOwner != s.owners.of(info.Owner).ID {
+		return nil, errorf(CodeAccessDenied, "")
+	}
+	if !root && !granted && !u.owns(info.Owner) {
+		return nil, errorf(CodeAccessDenied, "")
+	}
+	return &info, nil
+}
+
+// ownerTable turns recorded bucket owners into S3 Owner elements. It is
+// built once at New and only read afterwards.
+type ownerTable struct {
+	names map[string]string // user id → display name (the first user with that id)
+	root  owner             // the owner of buckets without one: the first root user
+}
+
+func newOwnerTable(users []User) ownerTable {
+	t := ownerTable{names: make(map[string]string, len(users)), root: owner{DisplayName: "root"}}
+	rootFound := false
+	for i := range users {
+		u := &users[i]
+		if _, ok := t.names[u.ID]; !ok {
+			t.names[u.ID] = u.DisplayName
+		}
+		if !rootFound && u.isRoot() {
+			t.root, rootFound = owner{ID: u.ID, DisplayName: u.DisplayName}, true
+		}
+	}
+	return t
+}
+
+// of returns the Owner element of a bucket whose recorded owner is id. An
+// id no configured user has (a user removed from the configuration) is
+// shown as both ID and DisplayName.
+func (t *ownerTable) of(id string) owner {
+	if id == "" {
+		return t.root
+	}
+	if name, ok := t.names[id]; ok {
+		return owner{ID: id, DisplayName: name}
+	}
+	return owner{ID: id, DisplayName: id}
 }

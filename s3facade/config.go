@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cofferdb/coffer/engine"
 )
 
 // Defaults of Config.
@@ -24,30 +28,82 @@ const (
 	DefaultPrefetchBytes = 64 << 10
 )
 
-// User is one access key pair and the buckets it may use. The facade
-// copies Users at New; the caller keeps ownership of the strings, and
-// nothing ever logs or prints SecretKey.
+// Role says what a user may do besides using the buckets granted to it.
+type Role string
+
+// The roles. The zero value keeps the meaning User had before roles
+// existed, so that configurations written then work unchanged.
+const (
+	// RoleDefault: a user without Buckets is root; a user with Buckets
+	// may create those buckets, and use them whoever owns them (the old
+	// allowlist). Such a user owns the buckets it creates, and may delete
+	// or reconfigure only those.
+	RoleDefault Role = ""
+	// RoleRoot uses, deletes and reconfigures every bucket, and creates
+	// any. Buckets without a recorded owner (created before owners were
+	// recorded, or through the engine API) belong to root.
+	RoleRoot Role = "root"
+	// RoleUser creates buckets of any free name and owns what it creates:
+	// it uses, deletes and reconfigures the buckets it owns, and uses
+	// (objects, listings, HEAD, location, reading the encryption rule)
+	// the buckets listed in User.Buckets.
+	RoleUser Role = "user"
+)
+
+// User is one access key pair and what it may do. The facade copies
+// Users at New; the caller keeps ownership of the strings, and nothing
+// ever logs or prints SecretKey.
 type User struct {
 	AccessKey string
 	SecretKey string
-	// Buckets lists the buckets this user may create and use. Empty means
-	// every bucket (the root user). A request from one user never touches a
-	// bucket outside its list: it gets AccessDenied, and ListBuckets shows
-	// only the listed buckets.
+	// Role is RoleRoot, RoleUser or RoleDefault (see each).
+	Role Role
+	// ID is the canonical user id recorded as the owner of the buckets
+	// this user creates, shown as Owner ID in listings, and compared with
+	// x-amz-expected-bucket-owner. Empty means CanonicalID(AccessKey).
+	// Set it to keep ownership across an access-key rotation: several
+	// users (keys) with one ID are one owner.
+	ID string
+	// DisplayName is the Owner DisplayName shown for this user's buckets,
+	// also to the users granted them. Empty means AccessKey.
+	DisplayName string
+	// Buckets are grants: buckets this user may use whoever owns them
+	// (and, with RoleDefault, the only buckets it may create). A request
+	// never touches a bucket the user neither owns nor is granted (nor is
+	// root for): it gets AccessDenied, and ListBuckets does not show it.
 	Buckets []string
 }
 
 // String names the user without its secret.
 func (u User) String() string {
-	return "s3facade.User{AccessKey: " + u.AccessKey + ", SecretKey: <redacted>}"
+	return "s3facade.User{AccessKey: " + u.AccessKey + ", Role: " + string(u.Role) + ", SecretKey: <redacted>}"
 }
 
 // GoString redacts like String.
 func (u User) GoString() string { return u.String() }
 
-// mayUse reports whether u may use bucket.
-func (u *User) mayUse(bucket string) bool {
-	return len(u.Buckets) == 0 || slices.Contains(u.Buckets, bucket)
+// CanonicalID is the canonical user id S3 shows for an access key (and
+// the default User.ID): a hash, so it reveals nothing but is stable.
+func CanonicalID(accessKey string) string { return ownerID(accessKey) }
+
+// isRoot reports whether u may use every bucket.
+func (u *User) isRoot() bool {
+	return u.Role == RoleRoot || u.Role == RoleDefault && len(u.Buckets) == 0
+}
+
+// granted reports whether bucket is in u's grants.
+func (u *User) granted(bucket string) bool { return slices.Contains(u.Buckets, bucket) }
+
+// mayCreate reports whether u may create a bucket of this name (if the
+// name is free).
+func (u *User) mayCreate(bucket string) bool {
+	return u.isRoot() || u.Role == RoleUser || u.granted(bucket)
+}
+
+// owns reports whether u owns a bucket whose recorded owner is owner
+// (empty: the root user). u must have been through withDefaults.
+func (u *User) owns(owner string) bool {
+	return owner == u.ID || owner == "" && u.isRoot()
 }
 
 // Config configures a Server. Zero fields take their defaults; New copies
@@ -56,7 +112,8 @@ type Config struct {
 	// Region is the one region this endpoint serves, checked against every
 	// credential scope. Default us-east-1.
 	Region string
-	// Users are the accepted credentials; at least one is required.
+	// Users are the accepted credentials and what each may do (see User
+	// and Role); at least one is required.
 	Users []User
 	// Domains are the base domains of virtual-host-style requests
 	// ("s3.example.com" makes "photos.s3.example.com" bucket "photos").
@@ -112,6 +169,16 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	n := c
 	n.Users = slices.Clone(c.Users)
+	for i := range n.Users {
+		u := &n.Users[i]
+		u.Buckets = slices.Clone(u.Buckets)
+		if u.ID == "" {
+			u.ID = CanonicalID(u.AccessKey)
+		}
+		if u.DisplayName == "" {
+			u.DisplayName = u.AccessKey
+		}
+	}
 	n.Domains = nil
 	for _, d := range c.Domains {
 		n.Domains = append(n.Domains, strings.ToLower(strings.Trim(d, ".")))
@@ -175,6 +242,27 @@ func (c Config) Validate() error {
 		if len(u.SecretKey) < 8 || len(u.SecretKey) > 128 {
 			bad("user %d (%s): secret key must be 8 to 128 characters", i, u.AccessKey)
 		}
+		switch u.Role {
+		case RoleDefault, RoleUser:
+		case RoleRoot:
+			if len(u.Buckets) > 0 {
+				bad("user %d (%s): a root user uses every bucket; it takes no bucket list", i, u.AccessKey)
+			}
+		default:
+			bad("user %d (%s): role %q is not %q or %q", i, u.AccessKey, u.Role, RoleRoot, RoleUser)
+		}
+		if !validID(u.ID) {
+			bad("user %d (%s): id must be 1 to 128 letters, digits or -_.@+=", i, u.AccessKey)
+		}
+		if len(u.DisplayName) > 128 || strings.ContainsFunc(u.DisplayName, func(r rune) bool { return !unicode.IsPrint(r) }) ||
+			!utf8.ValidString(u.DisplayName) {
+			bad("user %d (%s): display name must be at most 128 printable characters", i, u.AccessKey)
+		}
+		for _, b := range u.Buckets {
+			if err := engine.ValidateBucketName(b); err != nil {
+				bad("user %d (%s): bucket %q: %v", i, u.AccessKey, b, err)
+			}
+		}
 	}
 	for _, d := range c.Domains {
 		if d == "" || strings.ContainsAny(d, "/: \t") {
@@ -200,4 +288,19 @@ func (c Config) Validate() error {
 		bad("negative Concurrency or MaxConnsPerIP")
 	}
 	return errors.Join(errs...)
+}
+
+// validID reports whether id is usable as a canonical user id: 1 to 128
+// bytes of letters, digits and -_.@+=, safe in XML, headers and logs.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.@+=", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -28,6 +28,23 @@
 // io.EOF. The engine commits only after a clean EOF, so a request whose
 // body fails verification writes nothing.
 //
+// Users and buckets (config.go, auth.go): every bucket records the
+// canonical id of the user that created it (User.ID, by default
+// CanonicalID of the access key); buckets without one belong to root.
+// After authentication, authorize decides before the handler runs: root
+// (RoleRoot, or a User without role and buckets as before roles existed)
+// may do anything; the owner may do anything with its bucket; a user
+// granted a bucket (User.Buckets) may use it (objects, listings,
+// multipart, HEAD, location, reading the encryption rule) but not delete
+// it or change its configuration; everyone else gets AccessDenied (403,
+// no body on HEAD) on every operation, copy sources included, and does
+// not see the bucket in ListBuckets. CreateBucket of a taken name answers
+// BucketAlreadyOwnedByYou to its owner and BucketAlreadyExists to others.
+// Listings show the bucket's owner as the owner of its objects (S3's
+// BucketOwnerEnforced), and x-amz-expected-bucket-owner (and
+// x-amz-source-expected-bucket-owner) are compared with it. Root and
+// grantees cost no extra index read; other users cost one per request.
+//
 // Time rules: a header-signed request must be within 15 minutes of the
 // server clock (RequestTimeTooSkewed); a presigned URL is valid from
 // X-Amz-Date (15 minutes of skew allowed) for X-Amz-Expires seconds, at

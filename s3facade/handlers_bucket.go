@@ -36,9 +36,13 @@ func (s *Server) listBuckets(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	u := r.auth.user
 	res := &listAllMyBucketsResult{Xmlns: s3Namespace, Owner: ownerOf(r), Prefix: prefix}
 	for _, b := range all {
-		if !r.auth.user.mayUse(b.Name) || !strings.HasPrefix(b.Name, prefix) || b.Name <= after {
+		if !strings.HasPrefix(b.Name, prefix) || b.Name <= after {
+			continue
+		}
+		if !u.isRoot() && !u.owns(b.Owner) && !u.granted(b.Name) {
 			continue
 		}
 		if len(res.Buckets) == maxBuckets {
@@ -50,8 +54,24 @@ func (s *Server) listBuckets(r *request) (*response, error) {
 	return &response{xml: res}, nil
 }
 
+// ownerOf is the Owner element of the requester (ListBuckets' Owner, the
+// initiator of an upload).
 func ownerOf(r *request) owner {
-	return owner{ID: ownerID(r.auth.user.AccessKey), DisplayName: r.auth.user.AccessKey}
+	return owner{ID: r.auth.user.ID, DisplayName: r.auth.user.DisplayName}
+}
+
+// bucketOwner is the Owner element of the addressed bucket's owner, who
+// owns every object in it (S3's BucketOwnerEnforced).
+func (s *Server) bucketOwner(r *request) (owner, error) {
+	info := r.auth.bucket
+	if info == nil {
+		i, err := s.e.HeadBucket(context.Background(), r.t.bucket)
+		if err != nil {
+			return owner{}, err
+		}
+		info = &i
+	}
+	return s.owners.of(info.Owner), nil
 }
 
 func (s *Server) createBucket(r *request) (*response, error) {
@@ -83,7 +103,16 @@ func (s *Server) createBucket(r *request) (*response, error) {
 		}
 		return nil, errorf(CodeIllegalLocationConstraint, "The "+lc+" location constraint is incompatible with the region of this endpoint ("+s.cfg.Region+").")
 	}
-	if err := s.e.CreateBucket(context.Background(), name); err != nil {
+	u := r.auth.user
+	err := s.e.CreateBucketWithOptions(context.Background(), name, &engine.BucketOptions{Owner: u.ID})
+	if errors.Is(err, engine.ErrBucketExists) {
+		// S3's answer depends on who owns the name.
+		if info, herr := s.e.HeadBucket(context.Background(), name); herr == nil && u.owns(info.Owner) {
+			return nil, wrapErr(CodeBucketAlreadyOwnedByYou, "", err)
+		}
+		return nil, wrapErr(CodeBucketAlreadyExists, "", err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	resp := &response{}

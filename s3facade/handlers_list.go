@@ -100,7 +100,10 @@ func (s *Server) listObjectsV1(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	own := ownerOf(r)
+	own, err := s.bucketOwner(r)
+	if err != nil {
+		return nil, err
+	}
 	out := &listBucketResult{Xmlns: s3Namespace, Name: r.t.bucket, Prefix: p.enc(p.prefix), Marker: p.enc(marker),
 		MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated}
 	if p.urlEncode {
@@ -143,7 +146,10 @@ func (s *Server) listObjectsV2(r *request) (*response, error) {
 	}
 	var own *owner
 	if q.Get("fetch-owner") == "true" {
-		o := ownerOf(r)
+		o, err := s.bucketOwner(r)
+		if err != nil {
+			return nil, err
+		}
 		own = &o
 	}
 	out.Contents, out.CommonPrefixes = p.contents(&res, own)

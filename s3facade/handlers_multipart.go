@@ -191,9 +191,6 @@ func (s *Server) uploadPart(r *request) (*response, error) {
 	if r.bodySize > engine.MaxPutPartSize {
 		return nil, errorf(CodeEntityTooLarge, "")
 	}
-	if owner := r.header("X-Amz-Expected-Bucket-Owner"); owner != "" && owner != ownerID(r.auth.user.AccessKey) {
-		return nil, errorf(CodeAccessDenied, "")
-	}
 	opts := &engine.PartOptions{Size: max(r.bodySize, 0)}
 	if opts.ContentMD5, err = contentMD5(r); err != nil {
 		return nil, err
@@ -302,8 +299,8 @@ func (s *Server) uploadPartCopy(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !r.auth.user.mayUse(srcBucket) {
-		return nil, errorf(CodeAccessDenied, "")
+	if _, err := s.bucketAccess(r.auth.user, srcBucket, accessUse, r.header("X-Amz-Source-Expected-Bucket-Owner")); err != nil {
+		return nil, err
 	}
 	if err := checkKey(srcKey); err != nil {
 		return nil, err

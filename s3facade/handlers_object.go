@@ -280,8 +280,8 @@ func (s *Server) copyObject(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !r.auth.user.mayUse(srcBucket) {
-		return nil, errorf(CodeAccessDenied, "")
+	if _, err := s.bucketAccess(r.auth.user, srcBucket, accessUse, r.header("X-Amz-Source-Expected-Bucket-Owner")); err != nil {
+		return nil, err
 	}
 	if err := checkKey(srcKey); err != nil {
 		return nil, err

@@ -143,9 +143,6 @@ func rejectUnsupported(r *request) error {
 			return errorf(CodeNotImplemented, "The "+strings.ToLower(h)+" header is not supported.")
 		}
 	}
-	if owner := r.header("X-Amz-Expected-Bucket-Owner"); owner != "" && owner != ownerID(r.auth.user.AccessKey) {
-		return errorf(CodeAccessDenied, "")
-	}
 	return nil
 }
 

@@ -33,6 +33,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	users    map[string]*User
+	owners   ownerTable
 	verifier sigv4.Verifier
 	srv      *fasthttp.Server
 	metrics  *metrics
@@ -55,9 +56,9 @@ func New(e *engine.Engine, cfg Config) (*Server, error) {
 	s := &Server{e: e, cfg: c, log: c.Logger, users: make(map[string]*User, len(c.Users)), metrics: newMetrics()}
 	for i := range c.Users {
 		u := c.Users[i]
-		u.Buckets = append([]string(nil), u.Buckets...)
 		s.users[u.AccessKey] = &u
 	}
+	s.owners = newOwnerTable(c.Users)
 	s.verifier = sigv4.Verifier{Region: c.Region, Service: "s3", MaxSkew: maxSkew, Lookup: s.lookup}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -219,14 +220,6 @@ func (s *Server) handle(r *request) (*response, error) {
 		}
 	}
 	return r.op.handler(s, r)
-}
-
-// authorize checks that the signer may use the bucket addressed.
-func (s *Server) authorize(r *request) error {
-	if r.t.bucket != "" && !r.auth.user.mayUse(r.t.bucket) {
-		return errorf(CodeAccessDenied, "")
-	}
-	return nil
 }
 
 // expect answers Expect: 100-continue: the request is authenticated from

@@ -112,7 +112,11 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.StringVar(&c.region, "region", "us-east-1", "the `region` this endpoint serves")
 	fs.Var(&domains, "domain", "base `domain` for virtual-host-style requests (repeatable)")
-	fs.StringVar(&c.users, "users", "", "JSON `file` with more users: [{\"access_key\",\"secret_key\",\"buckets\":[...]}]")
+	fs.StringVar(&c.users, "users", "", "JSON `file` of more users besides root: an array of {\"access_key\", \"secret_key\", \"role\", \"grants\",\n"+
+		"\"id\", \"display_name\"}. Role \"root\" (or \"admin\") uses every bucket; role \"user\" creates buckets, owns\n"+
+		"them, and uses the buckets listed in \"grants\" too. Without a role (the older format), \"buckets\"\n"+
+		"lists the only buckets the user may create and use. \"id\" (default: a hash of the access key)\n"+
+		"is the owner id recorded on the user's buckets: keep it when rotating a key")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON instead of text")
 	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
@@ -199,6 +203,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 		fmt.Fprintf(stdout, "Generated root credentials (shown once; stored in %s):\n  COFFER_ROOT_USER=%s\n  COFFER_ROOT_PASSWORD=%s\n",
 			credentialsPath(c.drives[0]), root.AccessKey, root.SecretKey)
 	}
+	root.Role = s3facade.RoleRoot
 	users := []s3facade.User{root}
 	if c.users != "" {
 		more, err := loadUsers(c.users)
@@ -341,11 +346,47 @@ func rootCredentials(drive string) (s3facade.User, bool, error) {
 	return s3facade.User{AccessKey: sc.AccessKey, SecretKey: sc.SecretKey}, true, nil
 }
 
-// fileUser is one entry of the --users file.
+// fileUser is one entry of the --users file, a JSON array:
+//
+//	[
+//	  {"access_key": "ops", "secret_key": "…", "role": "root"},
+//	  {"access_key": "alice", "secret_key": "…", "role": "user", "grants": ["shared"]},
+//	  {"access_key": "carol", "secret_key": "…", "buckets": ["logs"]}
+//	]
+//
+// role "root" (synonym "admin") uses, deletes and reconfigures every
+// bucket. role "user" creates buckets of any free name and owns them:
+// it uses, deletes and reconfigures its own buckets, and uses (objects,
+// listings) the buckets in grants. Without a role (the format before
+// roles existed) buckets lists the only buckets the user may create and
+// use; it owns those it creates. grants and buckets are one list under two
+// names: give one. id is the owner id recorded on the buckets the user
+// creates (default: a hash of the access key; keep it when rotating a
+// key: users with one id are one owner); display_name is shown as the
+// owner's name in listings (default: the access key). The root user of
+// COFFER_ROOT_USER or the credentials file is always there, with role
+// root; buckets created before owners were recorded belong to root.
 type fileUser struct {
-	AccessKey string   `json:"access_key"`
-	SecretKey string   `json:"secret_key"`
-	Buckets   []string `json:"buckets"`
+	AccessKey   string   `json:"access_key"`
+	SecretKey   string   `json:"secret_key"`
+	Role        string   `json:"role"`
+	Grants      []string `json:"grants"`
+	Buckets     []string `json:"buckets"`
+	ID          string   `json:"id"`
+	DisplayName string   `json:"display_name"`
+}
+
+// fileRole maps a role name of the --users file.
+func fileRole(name string) (s3facade.Role, bool) {
+	switch name {
+	case "":
+		return s3facade.RoleDefault, true
+	case "root", "admin":
+		return s3facade.RoleRoot, true
+	case "user":
+		return s3facade.RoleUser, true
+	}
+	return "", false
 }
 
 func loadUsers(path string) ([]s3facade.User, error) {
@@ -360,11 +401,30 @@ func loadUsers(path string) ([]s3facade.User, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	out := make([]s3facade.User, 0, len(fu))
+	var errs []error
 	for i, u := range fu {
-		if len(u.Buckets) == 0 {
-			return nil, fmt.Errorf("%s: user %d (%s) lists no buckets; only the root user may use every bucket", path, i, u.AccessKey)
+		role, ok := fileRole(u.Role)
+		grants := u.Grants
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("user %d (%s): role %q is not \"root\", \"admin\" or \"user\"", i, u.AccessKey, u.Role))
+		case u.Grants != nil && u.Buckets != nil:
+			errs = append(errs, fmt.Errorf("user %d (%s): \"grants\" and \"buckets\" are the same list; give one", i, u.AccessKey))
+		case u.Grants == nil:
+			grants = u.Buckets
 		}
-		out = append(out, s3facade.User{AccessKey: u.AccessKey, SecretKey: u.SecretKey, Buckets: u.Buckets})
+		if ok && role == s3facade.RoleDefault && len(grants) == 0 {
+			errs = append(errs, fmt.Errorf("user %d (%s) has no role and lists no buckets; give it \"role\": \"user\" (its own buckets) or \"root\" (every bucket)", i, u.AccessKey))
+		}
+		out = append(out, s3facade.User{AccessKey: u.AccessKey, SecretKey: u.SecretKey, Role: role, Buckets: grants, ID: u.ID, DisplayName: u.DisplayName})
+	}
+	if len(errs) == 0 && len(out) > 0 {
+		// The facade checks the rest; checking here names the file's
+		// own positions.
+		errs = append(errs, s3facade.Config{Users: out}.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/cofferdb/coffer/s3facade"
 )
 
 // syncBuffer is an io.Writer safe for the server's goroutines.
@@ -224,5 +228,144 @@ func TestRunUsage(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"serve", "--region", "a", "--region", "b"}, &out, &errOut); err == nil {
 		t.Fatal("a flag given twice was accepted")
+	}
+}
+
+func writeUsers(t *testing.T, users string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func apiErrCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// TestUsersFileOwnership runs the server with a --users file in both
+// formats and checks ownership, grants, root and a restart.
+func TestUsersFileOwnership(t *testing.T) {
+	t.Setenv("COFFER_ROOT_USER", "rootuser")
+	t.Setenv("COFFER_ROOT_PASSWORD", "rootpassword123")
+	users := writeUsers(t, `[
+		{"access_key": "alice", "secret_key": "alice-secret", "role": "user", "display_name": "Alice"},
+		{"access_key": "bob", "secret_key": "bob-secret-1", "role": "user", "grants": ["shared"]},
+		{"access_key": "carol", "secret_key": "carol-secret", "buckets": ["logs"]},
+		{"access_key": "ops", "secret_key": "ops-secret-1", "role": "admin"}
+	]`)
+	drive := t.TempDir()
+	ctx := context.Background()
+	b := aws.String
+	r := start(t, "--users", users, drive)
+	alice, bob := client(r.addr, "alice", "alice-secret"), client(r.addr, "bob", "bob-secret-1")
+	carol, root := client(r.addr, "carol", "carol-secret"), client(r.addr, "rootuser", "rootpassword123")
+	for _, name := range []string{"alice-bkt", "shared"} {
+		if _, err := alice.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.PutObject(ctx, &s3.PutObjectInput{Bucket: b("alice-bkt"), Key: b("k"), Body: strings.NewReader("mine")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.PutObject(ctx, &s3.PutObjectInput{Bucket: b("shared"), Key: b("k"), Body: strings.NewReader("granted")}); err != nil {
+		t.Fatalf("bob writes into the bucket granted to him: %v", err)
+	}
+	if _, err := bob.GetObject(ctx, &s3.GetObjectInput{Bucket: b("alice-bkt"), Key: b("k")}); apiErrCode(err) != "AccessDenied" {
+		t.Fatalf("bob reads alice's bucket: %v", err)
+	}
+	if _, err := carol.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b("logs")}); err != nil {
+		t.Fatalf("legacy user creates her listed bucket: %v", err)
+	}
+	if _, err := carol.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b("carol-else")}); apiErrCode(err) != "AccessDenied" {
+		t.Fatalf("legacy user creates an unlisted bucket: %v", err)
+	}
+	if _, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b("rootbkt")}); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+
+	r = start(t, "--users", users, drive)
+	alice, bob = client(r.addr, "alice", "alice-secret"), client(r.addr, "bob", "bob-secret-1")
+	ops := client(r.addr, "ops", "ops-secret-1")
+	if _, err := bob.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: b("alice-bkt")}); err == nil {
+		t.Fatal("bob may HEAD alice's bucket after a restart")
+	}
+	if _, err := alice.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b("alice-bkt")}); apiErrCode(err) != "BucketAlreadyOwnedByYou" {
+		t.Fatalf("alice re-creates her bucket after a restart: %v", err)
+	}
+	if _, err := bob.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b("alice-bkt")}); apiErrCode(err) != "BucketAlreadyExists" {
+		t.Fatalf("bob creates alice's bucket: %v", err)
+	}
+	names := func(c *s3.Client) []string {
+		out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, x := range out.Buckets {
+			n = append(n, *x.Name)
+		}
+		return n
+	}
+	if got := strings.Join(names(bob), ","); got != "shared" {
+		t.Fatalf("bob lists %s", got)
+	}
+	if got := strings.Join(names(ops), ","); got != "alice-bkt,logs,rootbkt,shared" {
+		t.Fatalf("admin lists %s", got)
+	}
+	lo, err := ops.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b("shared"), FetchOwner: aws.Bool(true)})
+	if err != nil || len(lo.Contents) != 1 || *lo.Contents[0].Owner.DisplayName != "Alice" || *lo.Contents[0].Owner.ID != s3facade.CanonicalID("alice") {
+		t.Fatalf("owner of the shared bucket's objects: %+v %v", lo, err)
+	}
+	if _, err := bob.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: b("shared")}); apiErrCode(err) != "AccessDenied" {
+		t.Fatalf("bob deletes the bucket granted to him: %v", err)
+	}
+	if _, err := ops.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: b("rootbkt")}); err != nil {
+		t.Fatalf("admin deletes root's bucket: %v", err)
+	}
+}
+
+func TestUsersFileErrors(t *testing.T) {
+	for _, tc := range []struct{ name, file, want string }{
+		{"no role, no buckets", `[{"access_key":"abc","secret_key":"12345678"}]`, `"role": "user"`},
+		{"unknown role", `[{"access_key":"abc","secret_key":"12345678","role":"owner"}]`, `role "owner"`},
+		{"both lists", `[{"access_key":"abc","secret_key":"12345678","role":"user","grants":["aaa"],"buckets":["aaa"]}]`, "give one"},
+		{"root with grants", `[{"access_key":"abc","secret_key":"12345678","role":"root","grants":["aaa"]}]`, "no bucket list"},
+		{"bad bucket name", `[{"access_key":"abc","secret_key":"12345678","role":"user","grants":["No"]}]`, `bucket "No"`},
+		{"bad id", `[{"access_key":"abc","secret_key":"12345678","role":"user","id":"a b"}]`, "id must be"},
+		{"unknown field", `[{"access_key":"abc","secret_key":"12345678","role":"user","bukets":["aaa"]}]`, "unknown field"},
+		{"second user refused", `[{"access_key":"abc","secret_key":"12345678","role":"user"},{"access_key":"def","secret_key":"short"}]`, "user 1 (def)"},
+	} {
+		_, err := loadUsers(writeUsers(t, tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+	got, err := loadUsers(writeUsers(t, `[
+		{"access_key":"old","secret_key":"12345678","buckets":["logs"]},
+		{"access_key":"new","secret_key":"12345678","role":"user","grants":["logs"],"id":"team-a","display_name":"Team"},
+		{"access_key":"adm","secret_key":"12345678","role":"admin"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []s3facade.User{
+		{AccessKey: "old", SecretKey: "12345678", Buckets: []string{"logs"}},
+		{AccessKey: "new", SecretKey: "12345678", Role: s3facade.RoleUser, Buckets: []string{"logs"}, ID: "team-a", DisplayName: "Team"},
+		{AccessKey: "adm", SecretKey: "12345678", Role: s3facade.RoleRoot},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("loaded %d users", len(got))
+	}
+	for i := range want {
+		if got[i].AccessKey != want[i].AccessKey || got[i].Role != want[i].Role || got[i].ID != want[i].ID ||
+			got[i].DisplayName != want[i].DisplayName || strings.Join(got[i].Buckets, ",") != strings.Join(want[i].Buckets, ",") {
+			t.Fatalf("user %d: %#v, want %#v", i, got[i], want[i])
+		}
 	}
 }

@@ -94,6 +94,10 @@ type Bucket struct {
 	// Config holds the engine's per-bucket configuration (encryption
 	// defaults and the like), encoded by the engine.
 	Config []byte
+	// Owner is the opaque id of the bucket's owner; empty means the root
+	// user. Records written before owners existed have no field 3 and
+	// decode with an empty Owner.
+	Owner string
 }
 
 // Marshal encodes the record.
@@ -103,6 +107,7 @@ func (r *Bucket) Marshal() []byte {
 	if r.Config != nil {
 		e.bytes(2, r.Config)
 	}
+	e.str(3, r.Owner)
 	return e.b
 }
 
@@ -119,6 +124,8 @@ func (r *Bucket) Unmarshal(b []byte) error {
 			r.Created = d.int(v)
 		case 2:
 			r.Config = slices.Clone(v)
+		case 3:
+			r.Owner = string(v)
 		}
 	}
 	return d.err
