@@ -1,9 +1,10 @@
 // Package kmsclient talks to key managers: the built-in keyring (the
 // zero-config default), AWS KMS and AWS-compatible endpoints over the
-// TrentService JSON protocol, and MinIO KES. Every backend offers the same
-// small KeyManager core (generate a data key bound to an encryption
-// context, decrypt it, describe a key) and reports failures with the same
-// typed errors, named after AWS KMS's exceptions.
+// TrentService JSON protocol, MinIO KES, and PKCS#11 tokens (HSMs) in
+// builds with the pkcs11 tag. Every backend offers the same small
+// KeyManager core (generate a data key bound to an encryption context,
+// decrypt it, describe a key) and reports failures with the same typed
+// errors, named after AWS KMS's exceptions.
 //
 // # What it owns
 //
@@ -22,6 +23,18 @@
 //     resolution, retries with jittered backoff).
 //   - KESClient: a standard-library client for KES v0.23 (mTLS identity
 //     derived from a KES API key, HTTP/2).
+//   - PKCS11 (only with -tags pkcs11 and cgo, on github.com/miekg/pkcs11):
+//     AES keys on a token found by CKA_LABEL, data keys from
+//     C_GenerateRandom sealed on the token with CKM_AES_GCM and the
+//     encryption context as associated data, a bounded session pool. Its
+//     blob format is written down in pkcs11_format.go.
+//   - Open: one entry point that takes a backend URI (local:, builtin:,
+//     aws-kms://REGION?endpoint=…, kes://HOST:PORT?ca=…&key=…,
+//     pkcs11:?module=…&token=…&key=…) and returns a ClosableKeyManager,
+//     remote backends behind a Cache. Secrets come from the environment or
+//     from files named by *_file= parameters, never from the URI; Config
+//     lists which. A pkcs11: URI in a build without the tag fails with
+//     ErrNotSupported.
 //   - Decorators: Cache (bounded, time-limited data-key and description
 //     cache that wipes plaintext on eviction and serves cached keys during
 //     an outage) and Audit (JSON-lines audit log without key material).
@@ -53,6 +66,8 @@
 //
 // Every exported type is safe for concurrent use. There is no package-level
 // mutable state: two keyrings (or clients) in one process are independent.
+// The exception is outside Go: a PKCS#11 module is initialised once per
+// process, so only one PKCS11 per module may be open at a time.
 //
 // # Buffer ownership
 //

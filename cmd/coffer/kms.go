@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,17 +19,21 @@ import (
 
 // kmsConfig is the key-manager part of serve's flags.
 type kmsConfig struct {
-	backend    string        // builtin, aws, kes, none
+	backend    string        // builtin, aws, kes, none, or a kmsclient backend URI
 	endpoint   string        // aws, kes
 	region     string        // aws: the KMS region; builtin: the region in key ARNs
 	kesCA      string        // kes: CA file for the server certificate
 	kesKey     string        // kes: default key name
-	cacheTTL   time.Duration // aws, kes: data-key cache lifetime
-	staleGrace time.Duration // aws, kes: serve cached keys this long into an outage
+	cacheTTL   time.Duration // remote backends: data-key cache lifetime
+	staleGrace time.Duration // remote backends: serve cached keys this long into an outage
 }
 
 func (k *kmsConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.backend, "kms", "builtin", "key `manager`: builtin (keyring in the first drive), aws (AWS KMS protocol), kes, none")
+	fs.StringVar(&k.backend, "kms", "builtin", "key `manager`: builtin (keyring in the first drive), aws (AWS KMS protocol), kes, none, "+
+		"or a URI: local:[?region=R&root_key_file=F], aws-kms://REGION[?endpoint=URL], "+
+		"kes://HOST:PORT[?ca=FILE&key=NAME&api_key_file=F], pkcs11:?module=LIB&token=LABEL[&key=LABEL&pin_file=F&sessions=N] "+
+		"(needs a build with -tags pkcs11). Secrets never go in the URI: COFFER_KMS_ROOT_KEY(_FILE), "+
+		"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, COFFER_KMS_KES_API_KEY, COFFER_KMS_PKCS11_PIN, or the *_file= parameters")
 	fs.StringVar(&k.endpoint, "kms-endpoint", "", "key manager `URL` (aws: default https://kms.<region>.amazonaws.com; kes: required)")
 	fs.StringVar(&k.region, "kms-region", "", "KMS `region` (aws: required unless AWS_REGION is set; builtin: region in new key ARNs)")
 	fs.StringVar(&k.kesCA, "kms-kes-ca", "", "PEM `file` of the CA that signed the KES server certificate (default: system roots)")
@@ -38,64 +42,92 @@ func (k *kmsConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&k.staleGrace, "kms-stale-grace", 0, "how long cached keys keep serving while a remote key manager is unreachable")
 }
 
-// openKeyManager returns the engine key manager serve configures, and a
-// closer. Secrets come only from the environment: COFFER_KMS_ROOT_KEY or
-// COFFER_KMS_ROOT_KEY_FILE (builtin), AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY (aws), COFFER_KMS_KES_API_KEY (kes).
-func openKeyManager(k *kmsConfig, dataDir string, log *slog.Logger) (engine.KeyManager, func() error, error) {
-	noop := func() error { return nil }
-	switch k.backend {
-	case "none":
-		log.Warn("no key manager: SSE-KMS and DSSE-KMS are unavailable and the SSE-S3 master key is stored unsealed on the drives")
-		return nil, noop, nil
-	case "builtin", "":
-		kr, err := kmsclient.OpenKeyring(kmsclient.KeyringOptions{Dir: dataDir, Region: k.region, Logger: log})
-		if err != nil {
-			return nil, noop, fmt.Errorf("opening the built-in keyring: %w", err)
-		}
-		return kmsclient.NewEngineAdapter(kr), kr.Close, nil
-	case "aws":
-		region := k.region
-		if region == "" {
-			region = os.Getenv("AWS_REGION")
-		}
-		c, err := kmsclient.NewAWSClient(kmsclient.AWSOptions{Region: region, Endpoint: k.endpoint, Credentials: kmsclient.EnvCredentials{}})
-		if err != nil {
-			return nil, noop, err
-		}
-		return cached(c, k)
-	case "kes":
-		opts := kmsclient.KESOptions{Endpoint: k.endpoint, APIKey: os.Getenv("COFFER_KMS_KES_API_KEY"), DefaultKey: k.kesKey}
-		if k.kesCA != "" {
-			pem, err := os.ReadFile(k.kesCA)
-			if err != nil {
-				return nil, noop, err
-			}
-			opts.RootCAs = x509.NewCertPool()
-			if !opts.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, noop, fmt.Errorf("%s: no PEM certificates", k.kesCA)
+// uri returns the kmsclient backend URI the flags select: --kms as given
+// when it is a URI, else the URI equivalent of the word and the
+// --kms-endpoint, --kms-region, --kms-kes-ca and --kms-kes-default-key
+// flags (which a URI must carry itself). It returns "" for none.
+func (k *kmsConfig) uri() (string, error) {
+	b := k.backend
+	if strings.Contains(b, ":") {
+		var extra []string
+		for _, f := range []struct{ name, val string }{
+			{"--kms-endpoint", k.endpoint}, {"--kms-region", k.region}, {"--kms-kes-ca", k.kesCA}, {"--kms-kes-default-key", k.kesKey},
+		} {
+			if f.val != "" {
+				extra = append(extra, f.name)
 			}
 		}
-		c, err := kmsclient.NewKESClient(opts)
-		if err != nil {
-			return nil, noop, err
+		if len(extra) > 0 {
+			return "", fmt.Errorf("--kms URI: %s apply only to --kms builtin|aws|kes; put the setting in the URI", strings.Join(extra, ", "))
 		}
-		km, closeCache, err := cached(c, k)
-		if err != nil {
-			c.Close()
-			return nil, noop, err
-		}
-		return km, func() error { return errors.Join(closeCache(), c.Close()) }, nil
+		return b, nil
 	}
-	return nil, noop, fmt.Errorf("--kms %q: want builtin, aws, kes or none", k.backend)
+	q := url.Values{}
+	switch b {
+	case "none":
+		return "", nil
+	case "builtin", "":
+		if k.region != "" {
+			q.Set("region", k.region)
+		}
+		return withQuery("local:", q), nil
+	case "aws":
+		if k.endpoint != "" {
+			q.Set("endpoint", k.endpoint)
+		}
+		return withQuery("aws-kms://"+k.region, q), nil
+	case "kes":
+		u, err := url.Parse(k.endpoint)
+		if k.endpoint == "" || err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return "", fmt.Errorf("--kms kes needs --kms-endpoint https://HOST[:PORT], got %q", k.endpoint)
+		}
+		if k.kesCA != "" {
+			q.Set("ca", k.kesCA)
+		}
+		if k.kesKey != "" {
+			q.Set("key", k.kesKey)
+		}
+		return withQuery("kes://"+u.Host, q), nil
+	}
+	return "", fmt.Errorf("--kms %q: want builtin, aws, kes, none or a URI (local:, aws-kms://, kes://, pkcs11:)", b)
 }
 
-func cached(km kmsclient.KeyManager, k *kmsConfig) (engine.KeyManager, func() error, error) {
-	c, err := kmsclient.NewCache(km, kmsclient.CacheOptions{TTL: k.cacheTTL, StaleIfUnavailable: k.staleGrace})
-	if err != nil {
-		return nil, func() error { return nil }, err
+func withQuery(base string, q url.Values) string {
+	if len(q) == 0 {
+		return base
 	}
-	return kmsclient.NewEngineAdapter(c), c.Close, nil
+	return base + "?" + q.Encode()
+}
+
+// openKeyManager returns the engine key manager serve configures, and a
+// closer that the caller must call once the engine is closed. The backend
+// comes from kmsclient.Open (see kmsConfig.uri); remote backends sit
+// behind a cache with --kms-cache-ttl and --kms-stale-grace. Secrets come
+// only from the environment or from files a URI names (*_file=):
+// COFFER_KMS_ROOT_KEY or COFFER_KMS_ROOT_KEY_FILE (builtin), AWS_ACCESS_KEY_ID
+// and AWS_SECRET_ACCESS_KEY (aws), COFFER_KMS_KES_API_KEY (kes),
+// COFFER_KMS_PKCS11_PIN (pkcs11).
+func openKeyManager(k *kmsConfig, dataDir string, log *slog.Logger) (engine.KeyManager, func() error, error) {
+	noop := func() error { return nil }
+	uri, err := k.uri()
+	if err != nil {
+		return nil, noop, err
+	}
+	if uri == "" {
+		if log != nil {
+			log.Warn("no key manager: SSE-KMS and DSSE-KMS are unavailable and the SSE-S3 master key is stored unsealed on the drives")
+		}
+		return nil, noop, nil
+	}
+	km, err := kmsclient.Open(context.Background(), kmsclient.Config{URI: uri, Dir: dataDir, Logger: log,
+		Cache: kmsclient.CacheOptions{TTL: k.cacheTTL, StaleIfUnavailable: k.staleGrace}})
+	if err != nil {
+		if strings.HasPrefix(uri, "local:") || strings.HasPrefix(uri, "builtin:") {
+			return nil, noop, fmt.Errorf("opening the built-in keyring: %w", err)
+		}
+		return nil, noop, fmt.Errorf("opening the key manager: %w", err)
+	}
+	return kmsclient.NewEngineAdapter(km), km.Close, nil
 }
 
 const kmsUsage = `Usage: coffer kms COMMAND [flags] [KEY]
