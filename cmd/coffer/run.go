@@ -95,7 +95,9 @@ type serveConfig struct {
 	noSync    bool
 	shutdown  time.Duration
 	readyFile string
-	kms       kmsConfig
+	// driveTimeout bounds one operation on one drive (engine.Options).
+	driveTimeout time.Duration
+	kms          kmsConfig
 	// insecureSSEC accepts SSE-C over plain HTTP from loopback clients.
 	insecureSSEC bool
 }
@@ -122,6 +124,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.metrics, "metrics", true, "serve Prometheus metrics at /metrics")
 	fs.BoolVar(&c.noSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on power loss; tests only)")
 	fs.DurationVar(&c.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take at shutdown")
+	fs.DurationVar(&c.driveTimeout, "drive-timeout", 30*time.Second, "a drive operation that takes longer makes reads go on without the drive and takes it offline until a probe\n"+
+		"succeeds (negative: no deadline)")
 	fs.StringVar(&c.readyFile, "ready-file", "", "write the listening address to this `file` once serving (for scripts)")
 	c.kms.register(fs)
 	fs.BoolVar(&c.insecureSSEC, "insecure-ssec-loopback", false, "accept SSE-C keys over plain HTTP from loopback clients (tests only)")
@@ -222,7 +226,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 			log.Error("closing the key manager", "err", err)
 		}
 	}()
-	eo := &engine.Options{Drives: c.drives, ParityShards: c.parity, Logger: log.With("component", "engine"), KeyManager: km}
+	eo := &engine.Options{Drives: c.drives, ParityShards: c.parity, Logger: log.With("component", "engine"), KeyManager: km, DriveTimeout: c.driveTimeout}
 	if c.parity < 0 {
 		eo.ParityShards = engine.NoParity
 	}
