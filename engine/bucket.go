@@ -33,7 +33,7 @@ func (e *Engine) CreateBucketWithOptions(ctx context.Context, name string, opts 
 	if err := validateOwner(opts.Owner); err != nil {
 		return err
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return err
 	}

@@ -449,6 +449,21 @@ func (e *Engine) Close() error {
 	return errors.Join(errs...)
 }
 
+// beginWrite is begin for operations that store new data: while the
+// index's drives are short of space (index.DB.LowSpace) they fail with
+// ErrStorageFull, so that the reserve left goes to deletes and cleanup.
+func (e *Engine) beginWrite() (func(), error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.idx.RestoreSpace(); err != nil {
+		done()
+		return nil, fmt.Errorf("%w: %w", ErrStorageFull, err)
+	}
+	return done, nil
+}
+
 // begin registers an operation; the caller must call the returned func.
 func (e *Engine) begin() (func(), error) {
 	e.ops.RLock()

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
@@ -240,5 +241,92 @@ func TestPutLimit(t *testing.T) {
 	}
 	if got, err := get(t, e2, "bkt", "k", nil); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("inline at the threshold: %v", err)
+	}
+}
+
+// TestIndexDiskFull fills the index's drives (ENOSPC on the index's own
+// writes, WAL included): writes fail with ErrStorageFull, reads go on, and
+// writes work again once space returns, without a restart.
+func TestIndexDiskFull(t *testing.T) {
+	// The model of a full disk: while full, index writes fail, except
+	// after the index gave up its ballast, whose space then takes them,
+	// and making the ballast again fails.
+	var full, freed atomic.Bool
+	ds := drives(t, 6)
+	sep := string(filepath.Separator)
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if !strings.Contains(op.Path, sep+"index"+sep) || op.Kind.ReadOrWrite() != errorfs.OpIsWrite {
+			return nil
+		}
+		ballast := strings.HasSuffix(op.Path, "BALLAST")
+		switch {
+		case op.Kind == errorfs.OpRemove:
+			if ballast && full.Load() {
+				freed.Store(true)
+			}
+			return nil
+		case !full.Load():
+			return nil
+		case ballast || !freed.Load():
+			return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})
+	o := &Options{Drives: ds, DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024, FS: errorfs.Wrap(vfs.Default, inj)}
+	e := open(t, o)
+	defer e.Close()
+	mustBucket(t, e, "bkt")
+	old := payload(1, 200<<10)
+	put(t, e, "bkt", "old", old)
+	put(t, e, "bkt", "tiny", []byte("inline"))
+	full.Store(true)
+	// The first write to meet the full disk still goes through on the
+	// index's reserve; from then on, new data is refused.
+	refused := 0
+	for i := range 4 {
+		n := []int{10, 200 << 10}[i%2]
+		key := fmt.Sprint("full-", i)
+		_, err := e.PutObject(ctx, "bkt", key, bytes.NewReader(payload(2, n)), nil)
+		switch {
+		case err == nil && refused == 0:
+			if got, err := get(t, e, "bkt", key, nil); err != nil || !bytes.Equal(got, payload(2, n)) {
+				t.Fatalf("acknowledged put on the reserve does not read back: %v", err)
+			}
+		case errors.Is(err, ErrStorageFull):
+			refused++
+		default:
+			t.Fatalf("put %d of %d bytes with a full index: %v (refused so far %d)", i, n, err, refused)
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("only %d of 4 puts refused on a full index", refused)
+	}
+	if err := e.DeleteObject(ctx, "bkt", "old"); err == nil {
+		// A delete may need index space too; if it went through, the
+		// object must be gone.
+		if _, err := e.HeadObject(ctx, "bkt", "old", nil); !errors.Is(err, ErrObjectNotFound) {
+			t.Fatalf("acknowledged delete not visible: %v", err)
+		}
+		if _, err := e.PutObject(ctx, "bkt", "old", bytes.NewReader(old), nil); !errors.Is(err, ErrStorageFull) {
+			t.Fatalf("put while full after a delete: %v", err)
+		}
+	}
+	if got, err := get(t, e, "bkt", "tiny", nil); err != nil || string(got) != "inline" {
+		t.Fatalf("read while the index is full: %q %v", got, err)
+	}
+	full.Store(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := e.PutObject(ctx, "bkt", "new", bytes.NewReader(payload(2, 200<<10)), nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrStorageFull) || time.Now().After(deadline) {
+			t.Fatalf("put after space returned: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, err := get(t, e, "bkt", "new", nil); err != nil || !bytes.Equal(got, payload(2, 200<<10)) {
+		t.Fatalf("read back after space returned: %v", err)
 	}
 }

@@ -114,7 +114,7 @@ func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, 
 	if opts == nil {
 		opts = &MultipartOptions{}
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return Upload{}, err
 	}
@@ -186,7 +186,7 @@ func (e *Engine) UploadPart(ctx context.Context, bucket, key, uploadID string, p
 	if opts == nil {
 		opts = &PartOptions{}
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return PartInfo{}, err
 	}
@@ -344,7 +344,7 @@ func (e *Engine) UploadPartCopy(ctx context.Context, bucket, key, uploadID strin
 	if opts == nil {
 		opts = &PartCopyOptions{}
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return PartInfo{}, err
 	}

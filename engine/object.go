@@ -40,7 +40,7 @@ func (e *Engine) PutObject(ctx context.Context, bucket, key string, r io.Reader,
 	if opts == nil {
 		opts = &PutOptions{}
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -623,7 +623,7 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 	if opts == nil {
 		opts = &CopyOptions{}
 	}
-	done, err := e.begin()
+	done, err := e.beginWrite()
 	if err != nil {
 		return ObjectInfo{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -42,6 +43,10 @@ type DB struct {
 	closed atomic.Bool
 	wg     sync.WaitGroup
 	seq    uint64 // owned by the committer goroutine after Open
+
+	lowSpace    atomic.Bool // a replica gave up its ballast (ballast.go)
+	restoreMu   sync.Mutex
+	lastRestore time.Time // under restoreMu
 }
 
 type replica struct {
@@ -106,14 +111,20 @@ func Open(o Options) (*DB, error) {
 	defer cache.Unref()
 	var openErrs []error
 	for _, dir := range o.Dirs {
+		// Each replica's writes go through a disk-full hook that gives up
+		// its ballast so the write can be retried (ballast.go).
 		popts := &pebble.Options{
-			FS:     o.FS,
+			FS:     vfs.OnDiskFull(o.FS, func() { db.diskFull(dir) }),
 			Cache:  cache,
 			Logger: fatalLogger{log: db.log.With("replica", dir), onFail: db.markFailed},
 		}
 		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
 			continue
+		}
+		if err := makeBallast(o.FS, dir); err != nil {
+			db.log.Warn("index: no room for the ballast; new data is refused until there is", "dir", dir, "err", err)
+			db.lowSpace.Store(true)
 		}
 		p, err := pebble.Open(dir, popts)
 		if err != nil {

@@ -14,4 +14,7 @@ var (
 	ErrClosed = errors.New("index: closed")
 	// ErrNoReplica is returned when no replica directory could be opened.
 	ErrNoReplica = errors.New("index: no replica could be opened")
+	// ErrLowSpace is returned by RestoreSpace while a replica's drive is
+	// still too full to hold its ballast.
+	ErrLowSpace = errors.New("index: drive full")
 )
