@@ -2,8 +2,8 @@ package index
 
 import (
 	"errors"
-	iofs "io/fs"
 	"fmt"
+	iofs "io/fs"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
