@@ -75,11 +75,11 @@ func (db *DB) RestoreSpace() error {
 	if !db.lowSpace.Load() {
 		return nil
 	}
-	if now := time.Now(); now.Sub(db.lastRestore) < restoreEvery {
+	now := time.Now()
+	if now.Sub(db.lastRestore) < restoreEvery {
 		return ErrLowSpace
-	} else {
-		db.lastRestore = now
 	}
+	db.lastRestore = now
 	for _, r := range db.reps {
 		if err := makeBallast(db.opts.FS, r.dir); err != nil {
 			return fmt.Errorf("%w: %w", ErrLowSpace, err)
