@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cofferdb/coffer/engine"
+	"github.com/cofferdb/coffer/kmsclient"
 )
 
 var bctx = context.Background()
@@ -27,7 +29,15 @@ func openEngine(b *testing.B, inline int) *engine.Engine {
 	for i := range 6 {
 		drives = append(drives, filepath.Join(root, fmt.Sprintf("d%d", i)))
 	}
-	e, err := engine.Open("", &engine.Options{Drives: drives, DataShards: 4, ParityShards: 2, InlineThreshold: inline})
+	// The built-in keyring seals the SSE-S3 master key and serves the
+	// SSE-KMS modes, as in the default server.
+	rk, _ := kmsclient.NewRootKey("bench", bytes.Repeat([]byte{7}, 32))
+	kr, err := kmsclient.OpenKeyring(kmsclient.KeyringOptions{Dir: filepath.Join(root, "kms"), RootKey: rk, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { kr.Close() })
+	e, err := engine.Open("", &engine.Options{Drives: drives, DataShards: 4, ParityShards: 2, InlineThreshold: inline, KeyManager: kmsclient.NewEngineAdapter(kr)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +68,13 @@ func BenchmarkMD5Ceiling(b *testing.B) {
 var modes = []struct {
 	name string
 	sse  *engine.SSE
-}{{"plain", &engine.SSE{Type: engine.SSENone}}, {"sse-s3", &engine.SSE{Type: engine.SSES3}}}
+}{
+	{"plain", &engine.SSE{Type: engine.SSENone}},
+	{"sse-s3", &engine.SSE{Type: engine.SSES3}},
+	{"sse-kms-bk", &engine.SSE{Type: engine.SSEKMS, BucketKey: &bucketKeyOn}},
+}
+
+var bucketKeyOn = true
 
 func BenchmarkEnginePut(b *testing.B) {
 	for _, m := range modes {
