@@ -129,6 +129,10 @@ type Options struct {
 	Prefix string
 	Keep   bool
 
+	// ServerPID, if set, is the server's process id on this machine: its
+	// resident memory is sampled during the measured phase (Linux).
+	ServerPID int
+
 	Client ClientKind // default ClientRaw
 	// HTTPClient carries the requests; nil builds one sized for
 	// Concurrency. Its Timeout should be zero: RequestTimeout applies.

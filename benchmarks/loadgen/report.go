@@ -24,6 +24,12 @@ func WriteTable(w io.Writer, results []*Result) error {
 		return err
 	}
 	for _, r := range results {
+		if r.ServerPeakRSS > 0 {
+			if _, err := fmt.Fprintf(w, "  %s %s c=%d %s: server RSS %.1f MiB at start, %.1f MiB peak\n", r.Scenario, FormatSize(r.Size), r.Concurrency, r.SSE,
+				float64(r.ServerRSS)/(1<<20), float64(r.ServerPeakRSS)/(1<<20)); err != nil {
+				return err
+			}
+		}
 		for _, s := range r.ErrorSamples {
 			if _, err := fmt.Fprintf(w, "  %s %s c=%d %s: %s\n", r.Scenario, FormatSize(r.Size), r.Concurrency, r.SSE, s); err != nil {
 				return err

@@ -53,6 +53,12 @@ type Result struct {
 	TTFB      Latency  `json:"ttfb"`
 	Timeline  []Point  `json:"timeline,omitempty"`
 	Histogram []Bucket `json:"latency_histogram,omitempty"`
+
+	// ServerRSS and ServerPeakRSS are the resident memory of
+	// Options.ServerPID (bytes) when the measured phase began and the
+	// largest sampled during it; zero without a ServerPID.
+	ServerRSS     int64 `json:"server_rss_bytes,omitempty"`
+	ServerPeakRSS int64 `json:"server_peak_rss_bytes,omitempty"`
 }
 
 // Metric is the figure a comparison divides: MB/s for scenarios that move
@@ -150,7 +156,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("loadgen: preparing objects: %w", err)
 		}
 	}
+	var rss *rssSampler
+	if o.ServerPID > 0 {
+		rss = startRSS(o.ServerPID)
+	}
 	recs := r.measure(ctx)
+	if rss != nil {
+		first, peak, err := rss.finish()
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: sampling the server's memory: %w", err)
+		}
+		res.ServerRSS, res.ServerPeakRSS = first, peak
+	}
 	r.cleanup(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -159,4 +160,26 @@ func TestMedian(t *testing.T) {
 			t.Fatalf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
+}
+
+// TestReadRSS reads this process's resident memory, which cannot be zero.
+func TestReadRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc")
+	}
+	n, err := readRSS(os.Getpid())
+	if err != nil || n <= 0 {
+		t.Fatalf("readRSS(self) = %d, %v", n, err)
+	}
+	s := startRSS(os.Getpid())
+	buf := make([]byte, 64<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	time.Sleep(3 * rssEvery)
+	first, peak, err := s.finish()
+	if err != nil || peak < first || first <= 0 {
+		t.Fatalf("sampler: first %d peak %d err %v", first, peak, err)
+	}
+	_ = buf[len(buf)-4096]
 }

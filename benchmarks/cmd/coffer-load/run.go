@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.Count, "count", 0, "operations per run (default: a cap of 1,000,000)")
 	fs.IntVar(&o.Objects, "objects", 0, "objects prepared for get/mixed/list/delete (default: by scenario)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the objects written")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "sample this local process's resident memory during each run (Linux); with -local, this process")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +105,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for i := range combos {
 			combos[i].Endpoint, combos[i].AccessKey, combos[i].SecretKey, combos[i].Region = srv.URL, localserver.AccessKey, localserver.SecretKey, localserver.Region
 			combos[i].CreateBucket = true
+		}
+		if o.ServerPID == 0 {
+			for i := range combos {
+				combos[i].ServerPID = os.Getpid()
+			}
 		}
 		fmt.Fprintf(stderr, "in-process Coffer at %s: %d drives, k=%d m=%d, durable=%v\n", srv.URL, *local, k, m, !*localFast)
 	}
