@@ -2,6 +2,9 @@ package loadgen_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -77,4 +80,25 @@ func TestSmokeCoffer(t *testing.T) {
 			t.Fatalf("%+v", c)
 		}
 	})
+}
+
+// TestDiskCeiling runs the raw disk stage briefly and leaves nothing behind.
+func TestDiskCeiling(t *testing.T) {
+	root := t.TempDir()
+	var drives []string
+	for i := range 6 {
+		drives = append(drives, filepath.Join(root, fmt.Sprint(i)))
+	}
+	mbps, err := loadgen.DiskCeiling(context.Background(), loadgen.DiskCeilingOptions{Drives: drives, DataShards: 4, ParityShards: 2, Size: 256 << 10, Concurrency: 2, Count: 4})
+	if err != nil || mbps <= 0 {
+		t.Fatalf("DiskCeiling = %v, %v", mbps, err)
+	}
+	for _, d := range drives {
+		if names, _ := os.ReadDir(d); len(names) != 0 {
+			t.Fatalf("%s left behind %d entries", d, len(names))
+		}
+	}
+	if _, err := loadgen.DiskCeiling(context.Background(), loadgen.DiskCeilingOptions{Drives: drives[:5], DataShards: 4, ParityShards: 2, Size: 1, Concurrency: 1, Count: 1}); err == nil {
+		t.Fatal("4+2 over 5 drives accepted")
+	}
 }

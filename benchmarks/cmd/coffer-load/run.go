@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cofferdb/coffer/benchmarks/loadgen"
 	"github.com/cofferdb/coffer/benchmarks/loadgen/localserver"
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		localM    = fs.Int("local-m", 0, "in-process server: parity shards (0: 2 when -local ≥ 4)")
 		localDir  = fs.String("local-dir", "", "in-process server: parent of the drive folders (default: a temporary directory)")
 		localFast = fs.Bool("local-nosync", false, "in-process server: skip fsync (not durable)")
+		ceiling   = fs.Bool("ceiling", false, "with -local: before the runs, measure the disk stage of each PUT size alone (k+m files of the shard size written, fsynced with their folders) in object MB/s")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of this process (client and any -local server) to this file")
 	)
 	fs.StringVar(&o.Endpoint, "endpoint", "", "S3 endpoint URL, http(s)://host:port (path-style)")
@@ -111,6 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				combos[i].ServerPID = os.Getpid()
 			}
 		}
+		if *ceiling && !*localFast {
+			if err := printCeilings(ctx, srv.Drives, k, m, combos, stdout); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(stderr, "in-process Coffer at %s: %d drives, k=%d m=%d, durable=%v\n", srv.URL, *local, k, m, !*localFast)
 	}
 	for _, c := range combos {
@@ -143,6 +150,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return loadgen.WriteJSON(stdout, results)
 	}
 	return loadgen.WriteTable(stdout, results)
+}
+
+// printCeilings measures the disk ceiling of every PUT size and
+// concurrency in combos, for as long as each run lasts.
+func printCeilings(ctx context.Context, drives []string, k, m int, combos []loadgen.Options, w io.Writer) error {
+	if k == 0 {
+		k = len(drives) - m
+	}
+	seen := map[[2]int64]bool{}
+	for _, c := range combos {
+		key := [2]int64{c.Size, int64(c.Concurrency)}
+		if c.Scenario != loadgen.Put || seen[key] {
+			continue
+		}
+		seen[key] = true
+		d := c.Duration
+		if d == 0 && c.Count == 0 {
+			d = 10 * time.Second
+		}
+		mbps, err := loadgen.DiskCeiling(ctx, loadgen.DiskCeilingOptions{
+			Drives: drives, DataShards: k, ParityShards: m, Size: c.Size, Concurrency: c.Concurrency, Duration: d, Count: c.Count,
+		})
+		if err != nil {
+			return fmt.Errorf("disk ceiling: %w", err)
+		}
+		fmt.Fprintf(w, "disk ceiling, %s objects, %d at once, %d+%d durable: %.1f MB/s (object bytes)\n", loadgen.FormatSize(c.Size), c.Concurrency, k, m, mbps)
+	}
+	return nil
 }
 
 // expand returns one Options per combination of the lists.

@@ -58,6 +58,8 @@ type Options struct {
 type Server struct {
 	// URL is "http://127.0.0.1:port".
 	URL string
+	// Drives are the drive folders.
+	Drives []string
 
 	e       *engine.Engine
 	s       *s3facade.Server
@@ -131,6 +133,7 @@ func Start(opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("localserver: %w", err)
 	}
 	srv.URL = "http://" + ln.Addr().String()
+	srv.Drives = drives
 	go func() { srv.done <- srv.s.Serve(ln) }()
 	return srv, nil
 }
