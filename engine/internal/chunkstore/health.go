@@ -132,7 +132,7 @@ func (s *Store) watchWriters() {
 	defer s.mu.Unlock()
 	for w := range s.writers {
 		for _, sw := range w.files {
-			if t := sw.busySince.Load(); t != 0 && t < limit {
+			if t := sw.busySince.Load(); t > 0 && t < limit {
 				s.timedOut(sw.drive, "writing a shard file")
 			}
 		}

@@ -192,60 +192,72 @@ func TestFailingDriveGoesOffline(t *testing.T) {
 	ev.waitEvent(t, "0:true")
 }
 
-// TestHungDriveWrite hangs the syncs of one drive: the watchdog takes it
-// offline, writes started after that skip it and finish, and the stuck
-// write finishes once the drive returns.
+// TestHungDriveWrite hangs the writes and syncs of one drive: a write in
+// progress gives up on that shard at the deadline and finishes with the
+// others, the drive goes offline, later writes skip it, and the stuck
+// goroutine removes its partial file once the drive returns.
 func TestHungDriveWrite(t *testing.T) {
-	s, h, ev, _ := openHangStore(t, errorfs.OpFileSync)
-	r := seeded(t)
-	onDrive0 := func() ID {
-		for {
-			if id := randID(r); s.place(id, 4, 2)[0] == 0 {
-				return id
+	for _, kind := range []errorfs.OpKind{errorfs.OpFileSync, errorfs.OpFileWrite} {
+		t.Run(fmt.Sprint(kind), func(t *testing.T) {
+			s, h, ev, _ := openHangStore(t, kind)
+			r := seeded(t)
+			data := randBytes(r, 9*4096+5) // several stripes: the pipeline must not stall
+			h.hang.Store(true)
+			id := randID(r)
+			type result struct {
+				l    Layout
+				size int64
+				err  error
 			}
-		}
-	}
-	data := randBytes(r, 3*4096+5)
-	h.hang.Store(true)
-	stuckID := onDrive0()
-	type result struct {
-		l    Layout
-		size int64
-		err  error
-	}
-	stuck := make(chan result, 1)
-	go func() {
-		w, err := s.Create(stuckID)
-		if err != nil {
-			stuck <- result{err: err}
-			return
-		}
-		if _, err := w.Write(data); err != nil {
-			w.Abort()
-			stuck <- result{err: err}
-			return
-		}
-		l, size, err := w.Finish(nil)
-		stuck <- result{l, size, err}
-	}()
-	ev.waitEvent(t, "0:false")
+			res := make(chan result, 1)
+			go func() {
+				w, err := s.Create(id)
+				if err != nil {
+					res <- result{err: err}
+					return
+				}
+				if _, err := w.Write(data); err != nil {
+					w.Abort()
+					res <- result{err: err}
+					return
+				}
+				l, size, err := w.Finish(nil)
+				res <- result{l, size, err}
+			}()
+			var got result
+			select {
+			case got = <-res:
+			case <-time.After(20 * time.Second):
+				t.Fatal("a write with a hung drive did not finish")
+			}
+			if got.err != nil {
+				t.Fatalf("write with a hung drive: %v", got.err)
+			}
+			ev.waitEvent(t, "0:false")
+			shard := slices.Index(got.l.Drives, 0)
+			if shard < 0 {
+				t.Fatalf("layout %v without drive 0", got.l.Drives)
+			}
+			checkRange(t, s, id, got.l, data, 0, got.size)
 
-	// Drive 0 is offline: a new stream (with six drives for 4+2, every
-	// stream has a shard there) drops that shard without touching the
-	// drive, and reads back.
-	id := randID(r)
-	l, size := writeStream(t, r, s, id, data, nil)
-	if !slices.Contains(l.Drives, 0) {
-		t.Fatalf("layout %v without drive 0", l.Drives)
-	}
-	checkRange(t, s, id, l, data, 0, size)
+			// Later writes skip the offline drive.
+			id2 := randID(r)
+			l2, size2 := writeStream(t, r, s, id2, data, nil)
+			checkRange(t, s, id2, l2, data, 0, size2)
 
-	h.hang.Store(false)
-	close(h.release)
-	res := <-stuck
-	if res.err != nil {
-		t.Fatalf("the write stuck on the hung drive failed: %v", res.err)
+			h.hang.Store(false)
+			close(h.release)
+			ev.waitEvent(t, "0:true")
+			path := s.shardPath(0, id, shard)
+			for deadline := time.Now().Add(20 * time.Second); ; {
+				if _, err := s.fs.Stat(path); err != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the detached shard's partial file %s is still there", path)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 	}
-	checkRange(t, s, stuckID, res.l, data, 0, res.size)
-	ev.waitEvent(t, "0:true")
 }

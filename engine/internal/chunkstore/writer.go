@@ -56,9 +56,16 @@ type Writer struct {
 	// Pipeline.
 	work    chan *stripeBuf // caller -> encoder
 	free    chan *stripeBuf // last shard writer -> caller
-	wg      sync.WaitGroup
-	failed  atomic.Int32 // shards that failed so far
+	encDone chan struct{}   // closed when the encoder returns
+	exited  chan int        // a shard goroutine's index when it returns
+	failed  atomic.Int32    // shards that failed so far
 	aborted atomic.Bool
+
+	// Caller side: shards given up on after an operation outlived the
+	// drive deadline (detach), and the stripe buffers they kept.
+	detached []error
+	lost     int
+	tick     *time.Ticker
 
 	// Set by Finish before closing work; read by shard writers after.
 	finishing bool
@@ -69,7 +76,8 @@ type Writer struct {
 }
 
 // shardWriter writes one shard file. Its fields belong to its goroutine
-// until Writer.wg is done.
+// until it has sent its index on Writer.exited, except the atomics, gone,
+// mu and, once the caller detached it, cur (read by the caller).
 type shardWriter struct {
 	w            *Writer
 	shard, drive int
@@ -83,11 +91,20 @@ type shardWriter struct {
 	syncedTo     int64
 	sum          [erasure.ChecksumSize]byte
 	hdr          [headerSize]byte
-	// busySince is when the operation in progress on the shard's file
-	// began (unix nanoseconds), 0 between operations; the store's
-	// watchdog reads it (health.go).
+	// busySince is when the file operation in progress began (unix
+	// nanoseconds), 0 between operations, or detached: the caller gave up
+	// on the operation, and the goroutine then touches no stripe again,
+	// removes its file and returns. The caller and the store's watchdog
+	// read it (health.go).
 	busySince atomic.Int64
+	opStart   int64         // the goroutine's copy of the value it stored
+	cur       *stripeBuf    // the stripe of the operation in progress, or nil
+	gone      chan struct{} // closed when detached
+	mu        sync.Mutex    // held by the encoder while it hands this shard a stripe
 }
+
+// detached is shardWriter.busySince of a shard the caller gave up on.
+const detached = -1
 
 // Create starts writing a new stream with the store's layout and returns its
 // Writer. It places the shards on drives (see the package documentation)
@@ -190,12 +207,77 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 // acquire makes w.cur an empty stripe buffer: a fresh one from the pool for
 // the first two, afterwards the next one the shard writers release.
 func (w *Writer) acquire() {
-	if w.bufs < 2 {
-		w.bufs++
-		w.cur = w.ce.bufs.get()
-		return
+	for {
+		if w.bufs-w.lost < 2 {
+			w.bufs++
+			w.cur = w.ce.bufs.get()
+			return
+		}
+		select {
+		case w.cur = <-w.free:
+			return
+		case <-w.tickC():
+			w.detachStuck()
+		}
 	}
-	w.cur = <-w.free
+}
+
+// tickC returns the channel of the deadline ticker (nil, which blocks,
+// without a deadline or before start).
+func (w *Writer) tickC() <-chan time.Time {
+	if w.tick == nil {
+		return nil
+	}
+	return w.tick.C
+}
+
+// detachStuck gives up on every shard whose current operation has run
+// longer than the drive deadline: its drive is taken offline, the shard
+// counts as failed, the stripes queued for it are released, and the stripe
+// it is writing is left to it (lost to the pool). Caller side only.
+func (w *Writer) detachStuck() {
+	limit := time.Now().Add(-w.s.opts.DriveTimeout).UnixNano()
+	for i, sw := range w.files {
+		// The compare-and-swap on the exact start time gives up on this
+		// operation only, never on one that began since.
+		t := sw.busySince.Load()
+		if w.detached[i] != nil || t <= 0 || t >= limit || !sw.busySince.CompareAndSwap(t, detached) {
+			continue
+		}
+		err := w.s.timedOut(sw.drive, "writing a shard file")
+		w.detached[i] = err
+		if sw.cur != nil {
+			w.lost++
+		}
+		close(sw.gone)
+		sw.mu.Lock() // the encoder is out of its hand-off to sw
+		for drained := false; !drained; {
+			select {
+			case b, ok := <-sw.ch:
+				if ok {
+					w.release(b)
+				} else {
+					drained = true // the encoder is done
+				}
+			default:
+				drained = true
+			}
+		}
+		sw.mu.Unlock()
+		se := &ShardError{Drive: sw.drive, Shard: sw.shard, Err: err}
+		w.mu.Lock()
+		w.errs = append(w.errs, se)
+		w.mu.Unlock()
+		w.failed.Add(1)
+	}
+}
+
+// release drops one shard's hold on stripe b; the last returns it to the
+// caller.
+func (w *Writer) release(b *stripeBuf) {
+	if b.pending.Add(-1) == 0 {
+		w.free <- b // never blocks: at most two live buffers exist
+	}
 }
 
 // flush hands the current stripe to the encoder.
@@ -207,7 +289,14 @@ func (w *Writer) flush() {
 	b.err = nil
 	w.stripes++
 	w.cur, w.fill = nil, 0
-	w.work <- b
+	for {
+		select {
+		case w.work <- b:
+			return
+		case <-w.tickC():
+			w.detachStuck()
+		}
+	}
 }
 
 // start launches the encoder and shard writer goroutines once.
@@ -219,17 +308,58 @@ func (w *Writer) start() {
 	w.s.watch(w, true)
 	w.work = make(chan *stripeBuf, 2)
 	w.free = make(chan *stripeBuf, 2)
-	w.wg.Add(1 + len(w.files))
+	w.encDone = make(chan struct{})
+	w.exited = make(chan int, len(w.files))
+	w.detached = make([]error, len(w.files))
+	if d := w.s.opts.DriveTimeout; d > 0 {
+		w.tick = time.NewTicker(max(d/4, time.Millisecond))
+	}
 	for _, sw := range w.files {
 		sw.ch = make(chan *stripeBuf, 2)
+		sw.gone = make(chan struct{})
 		go sw.run()
 	}
 	go w.encodeLoop()
 }
 
+// wait waits for the encoder and every shard goroutine not detached to
+// return, detaching those stuck beyond the drive deadline meanwhile.
+func (w *Writer) wait() {
+	if !w.started {
+		return
+	}
+	live := make([]bool, len(w.files))
+	for i := range live {
+		live[i] = true
+	}
+	enc := w.encDone
+	for {
+		left := 0
+		for i := range live {
+			if live[i] && w.detached[i] == nil {
+				left++
+			}
+		}
+		if enc == nil && left == 0 {
+			break
+		}
+		select {
+		case <-enc:
+			enc = nil // a nil channel never fires again
+		case i := <-w.exited:
+			live[i] = false
+		case <-w.tickC():
+			w.detachStuck()
+		}
+	}
+	if w.tick != nil {
+		w.tick.Stop()
+	}
+}
+
 // encodeLoop encodes each stripe and hands it to every shard writer.
 func (w *Writer) encodeLoop() {
-	defer w.wg.Done()
+	defer close(w.encDone)
 	for b := range w.work {
 		if !w.aborted.Load() {
 			copy(b.shards[w.c.DataShards():], b.parity) // full-capacity parity buffers
@@ -237,11 +367,29 @@ func (w *Writer) encodeLoop() {
 		}
 		b.pending.Store(int32(len(w.files)))
 		for _, sw := range w.files {
-			sw.ch <- b
+			sw.handOff(b)
 		}
 	}
 	for _, sw := range w.files {
 		close(sw.ch)
+	}
+}
+
+// handOff gives stripe b to the shard, or drops the shard's hold on it if
+// the shard was detached (before or while waiting).
+func (sw *shardWriter) handOff(b *stripeBuf) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	select {
+	case <-sw.gone:
+		sw.w.release(b)
+		return
+	default:
+	}
+	select {
+	case sw.ch <- b:
+	case <-sw.gone:
+		sw.w.release(b)
 	}
 }
 
@@ -288,24 +436,34 @@ func (w *Writer) Finish(trailer []byte) (Layout, int64, error) {
 	w.trailer = trailer
 	w.finishing = true
 	close(w.work)
-	w.wg.Wait()
+	w.wait()
 	w.done()
 
-	var dropped []*shardWriter
-	for _, sw := range w.files {
-		if sw.failed {
-			dropped = append(dropped, sw)
+	// A detached shard's fields belong to its goroutine still.
+	var dropped []int
+	for i, sw := range w.files {
+		if w.detached[i] != nil || sw.failed {
+			dropped = append(dropped, i)
 		}
 	}
 	if len(w.files)-len(dropped) < w.quorum {
-		for _, sw := range w.files {
-			sw.discard()
+		for i, sw := range w.files {
+			if w.detached[i] == nil {
+				sw.discard()
+			}
 		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		return Layout{}, 0, fmt.Errorf("%w: %d of %d shards written, %d needed: %w",
 			ErrWriteQuorum, len(w.files)-len(dropped), len(w.files), w.quorum, errors.Join(w.errs...))
 	}
-	for _, sw := range dropped {
-		w.s.damage(w.id, sw.shard, sw.drive, sw.err)
+	for _, i := range dropped {
+		sw := w.files[i]
+		err := w.detached[i]
+		if err == nil {
+			err = sw.err
+		}
+		w.s.damage(w.id, sw.shard, sw.drive, err)
 	}
 	return w.layout, w.size, nil
 }
@@ -324,11 +482,14 @@ func (w *Writer) abort() error {
 	w.aborted.Store(true)
 	if w.started {
 		close(w.work)
-		w.wg.Wait()
+		w.wait()
 	}
 	w.done()
 	var errs []error
-	for _, sw := range w.files {
+	for i, sw := range w.files {
+		if w.started && w.detached[i] != nil {
+			continue // its goroutine removes its file
+		}
 		if err := sw.discard(); err != nil {
 			errs = append(errs, err)
 		}
@@ -348,23 +509,27 @@ func (w *Writer) done() {
 		w.ce.bufs.put(w.cur)
 		w.cur = nil
 	}
-	for ; w.bufs > 0; w.bufs-- {
+	for ; w.bufs > w.lost; w.bufs-- {
 		w.ce.bufs.put(<-w.free)
 	}
+	w.bufs = 0 // the lost ones stay with their stuck shards
 }
 
 // run is the goroutine of one shard: create the file, write every stripe's
 // block, then finish (footer, sync, close, directory sync) or discard.
 func (sw *shardWriter) run() {
 	w := sw.w
-	defer w.wg.Done()
+	defer func() { w.exited <- sw.shard }()
 	if !w.aborted.Load() {
-		if w.s.usable(sw.drive) {
-			sw.busySince.Store(time.Now().UnixNano())
-			sw.open()
-			sw.busySince.Store(0)
-		} else {
+		if !w.s.usable(sw.drive) {
 			sw.fail(ErrDriveOffline)
+		} else {
+			sw.begin(nil)
+			sw.open()
+			if !sw.end() {
+				sw.discard()
+				return
+			}
 		}
 	}
 	for b := range sw.ch {
@@ -372,24 +537,40 @@ func (sw *shardWriter) run() {
 			if b.err != nil {
 				sw.fail(b.err)
 			} else {
-				sw.busySince.Store(time.Now().UnixNano())
+				sw.begin(b)
 				sw.writeBlock(b)
-				sw.busySince.Store(0)
+				if !sw.end() {
+					sw.discard() // b and the stripes after it are the caller's
+					return
+				}
 			}
 		}
-		if b.pending.Add(-1) == 0 {
-			w.free <- b
-		}
+		w.release(b)
 	}
 	if w.aborted.Load() || !w.finishing {
 		sw.discard()
 		return
 	}
 	if !sw.failed {
-		sw.busySince.Store(time.Now().UnixNano())
+		sw.begin(nil)
 		sw.finish()
-		sw.busySince.Store(0)
+		if !sw.end() {
+			sw.discard()
+		}
 	}
+}
+
+// begin marks the start of a file operation on stripe b (nil for none).
+func (sw *shardWriter) begin(b *stripeBuf) {
+	sw.cur = b
+	sw.opStart = max(time.Now().UnixNano(), sw.opStart+1) // unique per operation
+	sw.busySince.Store(sw.opStart)
+}
+
+// end marks the end of the operation; false means the caller detached the
+// shard meanwhile, and the goroutine must stop touching stripes.
+func (sw *shardWriter) end() bool {
+	return sw.busySince.CompareAndSwap(sw.opStart, 0)
 }
 
 func (sw *shardWriter) open() {
