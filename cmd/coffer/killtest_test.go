@@ -27,7 +27,7 @@ import (
 //	COFFER_KILLTEST_SEED=N ...                                      # repeat the random choices
 //	COFFER_KILLTEST_SERVE_FLAGS=--unsafe-no-sync ...                # extra serve flags (this one must fail)
 //	go test -run TestDriveLossUnderLoad -v ./cmd/coffer/
-//	COFFER_KILLTEST_KNOWN_BUGS=1 go test -run TestIndexDriveLossUnderLoad -v ./cmd/coffer/
+//	go test -run TestIndexDriveLossUnderLoad -v ./cmd/coffer/
 //	COFFER_SOAK=10m go test -timeout 0 -run TestSoak -v ./cmd/coffer/
 //
 // All are skipped with -short. They need Linux (/proc, Pdeathsig).
@@ -180,17 +180,13 @@ func TestDriveLossUnderLoad(t *testing.T) {
 
 // TestIndexDriveLossUnderLoad is TestDriveLossUnderLoad with drive 2, which
 // holds one of the three index replicas, pulled first. Losing one replica
-// must not matter (index/doc.go: a replica whose write fails is dropped),
-// but today the first WAL rotation on the missing replica goes through
-// Pebble's fatal logger, which marks the whole index failed: every request
-// answers 500 until the server is restarted. Skipped until that is fixed;
-// COFFER_KILLTEST_KNOWN_BUGS=1 runs it.
+// must not matter (index/doc.go: a replica whose write fails is dropped).
+// The first WAL rotation on the missing replica goes through Pebble's fatal
+// logger, which drops that replica only (this test found it failing the
+// whole index once).
 func TestIndexDriveLossUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes; skipped with -short")
-	}
-	if os.Getenv("COFFER_KILLTEST_KNOWN_BUGS") != "1" {
-		t.Skip("known engine bug: a fatal Pebble error on one index replica fails the whole store; COFFER_KILLTEST_KNOWN_BUGS=1 runs it")
 	}
 	driveLoss(t, []int{2, 5, 4})
 }

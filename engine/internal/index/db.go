@@ -53,6 +53,11 @@ type replica struct {
 	dir     string
 	db      *pebble.DB
 	healthy atomic.Bool
+	// dead is closed when Pebble hit a fatal error in this replica: one of
+	// its goroutines is parked for good, so nothing may wait on it or
+	// close it.
+	dead     chan struct{}
+	deadOnce sync.Once
 }
 
 type request struct {
@@ -61,7 +66,8 @@ type request struct {
 }
 
 // fatalLogger replaces Pebble's default logger so that a fatal Pebble error
-// marks the DB failed instead of exiting the process.
+// drops its replica (and fails the DB when it was the last healthy one)
+// instead of exiting the process.
 type fatalLogger struct {
 	log    *slog.Logger
 	onFail func(error)
@@ -77,7 +83,7 @@ func (l fatalLogger) Errorf(format string, args ...any) {
 
 func (l fatalLogger) Fatalf(format string, args ...any) {
 	err := fmt.Errorf("pebble: "+format, args...)
-	l.log.Error("fatal index error; the store is now failed", "err", err)
+	l.log.Error("fatal error in an index replica; dropping it", "err", err)
 	l.onFail(err)
 	// Park this goroutine: returning would let Pebble continue past an
 	// invariant it considers broken, and exiting is not ours to do.
@@ -111,12 +117,13 @@ func Open(o Options) (*DB, error) {
 	defer cache.Unref()
 	var openErrs []error
 	for _, dir := range o.Dirs {
+		r := &replica{dir: dir, dead: make(chan struct{})}
 		// Each replica's writes go through a disk-full hook that gives up
 		// its ballast so the write can be retried (ballast.go).
 		popts := &pebble.Options{
 			FS:     vfs.OnDiskFull(o.FS, func() { db.diskFull(dir) }),
 			Cache:  cache,
-			Logger: fatalLogger{log: db.log.With("replica", dir), onFail: db.markFailed},
+			Logger: fatalLogger{log: db.log.With("replica", dir), onFail: func(err error) { db.replicaDied(r, err) }},
 		}
 		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
@@ -132,7 +139,7 @@ func Open(o Options) (*DB, error) {
 			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
 			continue
 		}
-		r := &replica{dir: dir, db: p}
+		r.db = p
 		r.healthy.Store(true)
 		db.reps = append(db.reps, r)
 	}
@@ -293,6 +300,20 @@ func (db *DB) markFailed(err error) {
 	db.fail.Do(func() { close(db.failed) })
 }
 
+// replicaDied drops replica r after a fatal Pebble error in it, and fails
+// the DB if no healthy replica is left. The other replicas keep every
+// commit (each is acknowledged only once all healthy replicas have it).
+func (db *DB) replicaDied(r *replica, err error) {
+	r.deadOnce.Do(func() { close(r.dead) })
+	r.healthy.Store(false)
+	for _, o := range db.reps {
+		if o.healthy.Load() {
+			return
+		}
+	}
+	db.markFailed(err)
+}
+
 // Failed reports whether a fatal storage error has failed the index.
 func (db *DB) Failed() bool {
 	select {
@@ -438,16 +459,23 @@ func (db *DB) commit(ov *overlay) error {
 	if db.opts.NoSync {
 		wo = pebble.NoSync
 	}
-	var wg sync.WaitGroup
+	// Each replica's write reports on done; a replica that dies meanwhile
+	// may never report, so waiting also ends on its dead channel.
+	type result struct {
+		err  error
+		done chan struct{}
+	}
+	res := make([]*result, len(db.reps))
 	errs := make([]error, len(db.reps))
 	for i, r := range db.reps {
 		if !r.healthy.Load() {
 			errs[i] = ErrFailed
 			continue
 		}
-		wg.Add(1)
+		out := &result{done: make(chan struct{})}
+		res[i] = out
 		go func() {
-			defer wg.Done()
+			defer close(out.done)
 			b := r.db.NewBatch()
 			defer b.Close()
 			for _, k := range ov.order {
@@ -459,18 +487,28 @@ func (db *DB) commit(ov *overlay) error {
 					err = b.Set([]byte(k), e.val, nil)
 				}
 				if err != nil {
-					errs[i] = err
+					out.err = err
 					return
 				}
 			}
 			if err := b.Set(seqKey, seqBuf[:], nil); err != nil {
-				errs[i] = err
+				out.err = err
 				return
 			}
-			errs[i] = b.Commit(wo)
+			out.err = b.Commit(wo)
 		}()
 	}
-	wg.Wait()
+	for i, out := range res {
+		if out == nil {
+			continue
+		}
+		select {
+		case <-out.done:
+			errs[i] = out.err
+		case <-db.reps[i].dead:
+			errs[i] = fmt.Errorf("%w: replica %s died", ErrFailed, db.reps[i].dir)
+		}
+	}
 	ok := 0
 	var all []error
 	for i, err := range errs {
@@ -508,8 +546,13 @@ func (db *DB) Close() error {
 func (db *DB) closeReplicas() error {
 	var errs []error
 	for _, r := range db.reps {
-		if db.Failed() {
+		select {
+		case <-r.dead:
 			continue // a parked Pebble goroutine may hold its locks
+		default:
+		}
+		if db.Failed() {
+			continue
 		}
 		if err := r.db.Close(); err != nil {
 			errs = append(errs, err)

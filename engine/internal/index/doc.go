@@ -27,9 +27,15 @@
 //
 // # Failure
 //
-// Pebble's fatal logger is replaced: a fatal Pebble error marks the DB
-// failed (every later call returns ErrFailed) and parks the goroutine that
-// raised it instead of exiting the process.
+// Pebble's fatal logger is replaced: a fatal Pebble error drops the replica
+// it happened in (nothing waits on that replica or closes it again) and
+// parks the goroutine that raised it instead of exiting the process. When
+// no healthy replica is left, the DB is failed: every later call returns
+// ErrFailed.
+//
+// A replica's drive that runs out of space gives up a reserved ballast
+// first, so the write is retried and succeeds; LowSpace then tells the
+// owner to refuse new data until RestoreSpace succeeds (ballast.go).
 //
 // # Concurrency
 //
