@@ -209,8 +209,17 @@ func TestDiskFull(t *testing.T) {
 	old := payload(1, 200<<10)
 	put(t, e, "bkt", "old", old)
 	full.Store(true)
-	if _, err := e.PutObject(ctx, "bkt", "new", bytes.NewReader(payload(2, 200<<10)), nil); !errors.Is(err, ErrStorageFull) {
-		t.Fatalf("put on full drives: %v", err)
+	// Full drives are not failing drives: several refused writes in a row
+	// leave every drive online and reads going on.
+	for range 4 {
+		if _, err := e.PutObject(ctx, "bkt", "new", bytes.NewReader(payload(2, 200<<10)), nil); !errors.Is(err, ErrStorageFull) {
+			t.Fatalf("put on full drives: %v", err)
+		}
+	}
+	for _, d := range e.Drives() {
+		if d.State != "online" {
+			t.Fatalf("drive %s is %s after writes refused for lack of space", d.Path, d.State)
+		}
 	}
 	if got, err := get(t, e, "bkt", "old", nil); err != nil || !bytes.Equal(got, old) {
 		t.Fatalf("read while full: %v", err)

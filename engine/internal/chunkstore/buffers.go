@@ -26,8 +26,10 @@ type stripeBuf struct {
 	n     int    // stream bytes in the stripe
 	index uint64 // stripe index within the stream
 
-	// Writer: shard writers still to write this stripe.
+	// Writer: shard writers still to write this stripe; lost is set (by
+	// the writer's caller only) when a detached shard kept the buffer.
 	pending atomic.Int32
+	lost    bool
 
 	// Reader: the delivered byte range data[lo:hi], or the error that
 	// ended the stream.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -69,12 +70,18 @@ func (s *Store) ioResult(d int, err error) {
 			h.errs.Store(0)
 		}
 	case isNotExist(err), errors.Is(err, ErrCorrupt), errors.Is(err, ErrClosed),
-		errors.Is(err, ErrDriveOffline), errors.Is(err, ErrDriveTimeout):
+		errors.Is(err, ErrDriveOffline), errors.Is(err, ErrDriveTimeout), noSpace(err):
 	default:
 		if h.errs.Add(1) >= errorsToOffline {
 			s.takeOffline(d, err)
 		}
 	}
+}
+
+// noSpace reports whether err says the drive is full (or read-only): the
+// drive works, it only cannot take more data, and reads must go on.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
 // timedOut takes drive d offline after an operation on it outlived the
@@ -146,10 +153,18 @@ func (s *Store) probe(d int) {
 	h := &s.drives[d].health
 	done := make(chan error, 1)
 	go func() {
-		done <- s.probeOnce(d)
+		err := s.probeOnce(d)
+		if noSpace(err) {
+			err = nil // a full drive answers: it is alive
+		}
+		done <- err
 	}()
-	timer := time.NewTimer(s.opts.DriveTimeout)
-	defer timer.Stop()
+	var expired <-chan time.Time
+	if s.opts.DriveTimeout > 0 {
+		timer := time.NewTimer(s.opts.DriveTimeout)
+		defer timer.Stop()
+		expired = timer.C
+	}
 	select {
 	case err := <-done:
 		h.probing.Store(false)
@@ -164,7 +179,7 @@ func (s *Store) probe(d int) {
 				s.opts.OnDriveState(d, true, nil)
 			}
 		}
-	case <-timer.C:
+	case <-expired:
 		s.log.Warn("chunkstore: offline drive still hung", "drive", d)
 		go func() {
 			<-done

@@ -602,11 +602,11 @@ func readFull(f vfs.File, p []byte, off int64) error {
 // the rest of the read.
 func (r *reader) open(i int) (vfs.File, error) {
 	sr := &r.shards[i]
-	if sr.f != nil {
-		return sr.f, nil
-	}
 	if sr.dead {
 		return nil, errDead
+	}
+	if sr.f != nil {
+		return sr.f, nil
 	}
 	path := r.s.shardPath(sr.drive, r.id, i)
 	f, err := r.s.fs.Open(path)

@@ -101,6 +101,9 @@ type shardWriter struct {
 	cur       *stripeBuf    // the stripe of the operation in progress, or nil
 	gone      chan struct{} // closed when detached
 	mu        sync.Mutex    // held by the encoder while it hands this shard a stripe
+	counted   atomic.Bool   // its failure was counted
+	footer    []byte        // made by Finish before the goroutine finishes the file
+	rmErr     error         // the goroutine's discard error, for Abort
 }
 
 // detached is shardWriter.busySince of a shard the caller gave up on.
@@ -222,6 +225,53 @@ func (w *Writer) acquire() {
 	}
 }
 
+// removeAll removes the files of every shard not detached, each on its own
+// goroutine under the drive deadline, after a write that lost its quorum.
+// A removal stuck beyond the deadline is detached and finishes (or not) in
+// the background; orphans left behind are collected at the next open.
+func (w *Writer) removeAll() {
+	done := make(chan int, len(w.files))
+	n := 0
+	for i, sw := range w.files {
+		if w.detached[i] != nil {
+			continue
+		}
+		n++
+		go func() {
+			sw.begin(nil)
+			sw.discard()
+			sw.end()
+			done <- i
+		}()
+	}
+	if d := w.s.opts.DriveTimeout; d > 0 {
+		w.tick = time.NewTicker(max(d/4, time.Millisecond))
+		defer w.tick.Stop()
+	}
+	for n > 0 {
+		select {
+		case i := <-done:
+			if w.detached[i] == nil {
+				n--
+			}
+		case <-w.tickC():
+			was := w.detachedCount()
+			w.detachStuck()
+			n -= w.detachedCount() - was // their removals are not waited for
+		}
+	}
+}
+
+func (w *Writer) detachedCount() int {
+	n := 0
+	for _, e := range w.detached {
+		if e != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // tickC returns the channel of the deadline ticker (nil, which blocks,
 // without a deadline or before start).
 func (w *Writer) tickC() <-chan time.Time {
@@ -246,7 +296,9 @@ func (w *Writer) detachStuck() {
 		}
 		err := w.s.timedOut(sw.drive, "writing a shard file")
 		w.detached[i] = err
-		if sw.cur != nil {
+		if b := sw.cur; b != nil && !b.lost {
+			// Two shards stuck on one stripe lose one buffer.
+			b.lost = true
 			w.lost++
 		}
 		close(sw.gone)
@@ -264,19 +316,28 @@ func (w *Writer) detachStuck() {
 			}
 		}
 		sw.mu.Unlock()
-		se := &ShardError{Drive: sw.drive, Shard: sw.shard, Err: err}
-		w.mu.Lock()
-		w.errs = append(w.errs, se)
-		w.mu.Unlock()
-		w.failed.Add(1)
+		sw.countFailure(&ShardError{Drive: sw.drive, Shard: sw.shard, Err: err})
 	}
+}
+
+// countFailure records the shard's failure once, whoever sees it first:
+// its goroutine (fail) or the caller (detachStuck).
+func (sw *shardWriter) countFailure(se *ShardError) {
+	if !sw.counted.CompareAndSwap(false, true) {
+		return
+	}
+	w := sw.w
+	w.mu.Lock()
+	w.errs = append(w.errs, se)
+	w.mu.Unlock()
+	w.failed.Add(1)
 }
 
 // release drops one shard's hold on stripe b; the last returns it to the
 // caller.
 func (w *Writer) release(b *stripeBuf) {
 	if b.pending.Add(-1) == 0 {
-		w.free <- b // never blocks: at most two live buffers exist
+		w.free <- b // never blocks: free has room for every live buffer
 	}
 }
 
@@ -307,7 +368,9 @@ func (w *Writer) start() {
 	w.started = true
 	w.s.watch(w, true)
 	w.work = make(chan *stripeBuf, 2)
-	w.free = make(chan *stripeBuf, 2)
+	// Two buffers circulate (more only to replace lost ones), so two
+	// slots would do; the spare ones make sure a release never blocks.
+	w.free = make(chan *stripeBuf, 2+len(w.files))
 	w.encDone = make(chan struct{})
 	w.exited = make(chan int, len(w.files))
 	w.detached = make([]error, len(w.files))
@@ -435,6 +498,11 @@ func (w *Writer) Finish(trailer []byte) (Layout, int64, error) {
 	w.start()
 	w.trailer = trailer
 	w.finishing = true
+	// The footers are made here, so a detached shard goroutine that finishes
+	// late never reads the caller's trailer after Finish returned.
+	for _, sw := range w.files {
+		sw.footer = appendFooter(make([]byte, 0, len(trailer)+maxLayoutLen+tailSize), w.id, sw.shard, trailer, w.layout, w.size)
+	}
 	close(w.work)
 	w.wait()
 	w.done()
@@ -447,11 +515,7 @@ func (w *Writer) Finish(trailer []byte) (Layout, int64, error) {
 		}
 	}
 	if len(w.files)-len(dropped) < w.quorum {
-		for i, sw := range w.files {
-			if w.detached[i] == nil {
-				sw.discard()
-			}
-		}
+		w.removeAll()
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return Layout{}, 0, fmt.Errorf("%w: %d of %d shards written, %d needed: %w",
@@ -485,13 +549,12 @@ func (w *Writer) abort() error {
 		w.wait()
 	}
 	w.done()
+	// The shard goroutines removed their files, under the deadline; a
+	// writer never started created none.
 	var errs []error
 	for i, sw := range w.files {
-		if w.started && w.detached[i] != nil {
-			continue // its goroutine removes its file
-		}
-		if err := sw.discard(); err != nil {
-			errs = append(errs, err)
+		if w.started && w.detached[i] == nil && sw.rmErr != nil {
+			errs = append(errs, sw.rmErr)
 		}
 	}
 	return errors.Join(errs...)
@@ -527,7 +590,7 @@ func (sw *shardWriter) run() {
 			sw.begin(nil)
 			sw.open()
 			if !sw.end() {
-				sw.discard()
+				sw.discardDetached()
 				return
 			}
 		}
@@ -540,7 +603,7 @@ func (sw *shardWriter) run() {
 				sw.begin(b)
 				sw.writeBlock(b)
 				if !sw.end() {
-					sw.discard() // b and the stripes after it are the caller's
+					sw.discardDetached() // b and the stripes after it are the caller's
 					return
 				}
 			}
@@ -548,16 +611,41 @@ func (sw *shardWriter) run() {
 		w.release(b)
 	}
 	if w.aborted.Load() || !w.finishing {
-		sw.discard()
+		sw.begin(nil)
+		sw.rmErr = sw.discard()
+		if !sw.end() {
+			sw.rmErr = nil // detached meanwhile: the caller no longer waits
+		}
 		return
 	}
 	if !sw.failed {
 		sw.begin(nil)
 		sw.finish()
 		if !sw.end() {
-			sw.discard()
+			sw.discardDetached()
 		}
 	}
+}
+
+// discardDetached cleans up after the caller gave up on this shard: it
+// closes the file and removes it, unless a heal replaced it meanwhile with
+// a complete shard (one whose footer verifies), which it leaves alone.
+func (sw *shardWriter) discardDetached() {
+	if sw.f != nil {
+		_ = sw.f.Close()
+		sw.f = nil
+	}
+	if !sw.created {
+		return
+	}
+	sw.created = false
+	s := sw.w.s
+	unlock := s.lockHeal(sw.w.id)
+	defer unlock()
+	if _, err := s.readFooter(sw.drive, sw.w.id, sw.shard); err == nil {
+		return // a whole shard: healed, or ours finished after all
+	}
+	_ = s.fs.Remove(sw.path)
 }
 
 // begin marks the start of a file operation on stripe b (nil for none).
@@ -614,8 +702,7 @@ func (sw *shardWriter) writeBlock(b *stripeBuf) {
 
 func (sw *shardWriter) finish() {
 	w := sw.w
-	ft := appendFooter(make([]byte, 0, len(w.trailer)+maxLayoutLen+tailSize), w.id, sw.shard, w.trailer, w.layout, w.size)
-	if _, err := sw.f.Write(ft); err != nil {
+	if _, err := sw.f.Write(sw.footer); err != nil {
 		sw.fail(err)
 		return
 	}
@@ -647,10 +734,7 @@ func (sw *shardWriter) fail(err error) {
 	sw.failed, sw.err = true, se
 	w.s.log.Warn("chunkstore: dropping shard", "id", w.id.String(), "shard", sw.shard, "drive", sw.drive, "err", err)
 	sw.discard()
-	w.mu.Lock()
-	w.errs = append(w.errs, se)
-	w.mu.Unlock()
-	w.failed.Add(1)
+	sw.countFailure(se)
 }
 
 // discard closes and removes the shard file if it exists. Idempotent.
