@@ -6,10 +6,9 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
-
-	md5simd "github.com/minio/md5-simd"
 
 	ccrypto "github.com/cofferdb/coffer/crypto"
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
@@ -120,12 +119,12 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		return nil, e.storeErr(err)
 	}
 	p.w = w
-	// A streamed body's MD5 runs on the engine's md5 server, beside the
-	// encryption and encoding on this goroutine.
-	var sum md5simd.Hasher
+	// A streamed body's MD5 runs on a helper goroutine, beside the
+	// encryption and encoding of the same bytes on this one.
+	var sum *md5Beside
 	if wantMD5 {
-		sum = e.md5.NewHash()
-		defer sum.Close()
+		sum = newMD5Beside()
+		defer sum.stop()
 	}
 	counter := &countingWriter{w: w}
 	cw, closeFn, abort, err := encryptChain(counter, ks, ident)
@@ -138,13 +137,22 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		p.abort()
 		return nil, err
 	}
+	// write hashes and stores one piece of the body; both only read p,
+	// and the hash is done with p before write returns.
+	write := func(p []byte) error {
+		if sum != nil {
+			sum.start(p)
+		}
+		_, err := cw.Write(p)
+		if sum != nil {
+			sum.wait()
+		}
+		return err
+	}
 	written := int64(0)
 	for {
 		if n > 0 {
-			if sum != nil {
-				sum.Write(buf[:n])
-			}
-			if _, err := cw.Write(buf[:n]); err != nil {
+			if err := write(buf[:n]); err != nil {
 				return fail(e.storeErr(err))
 			}
 			written += int64(n)
@@ -162,10 +170,7 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 		n, rerr = io.ReadFull(r, buf)
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			if n > 0 {
-				if sum != nil {
-					sum.Write(buf[:n])
-				}
-				if _, err := cw.Write(buf[:n]); err != nil {
+				if err := write(buf[:n]); err != nil {
 					return fail(e.storeErr(err))
 				}
 				written += int64(n)
@@ -187,10 +192,35 @@ func (e *Engine) writeData(ctx context.Context, id [16]byte, ident ccrypto.Ident
 	}
 	p.size, p.stored = written, counter.n
 	if sum != nil {
-		p.md5 = sum.Sum(nil)
+		p.md5 = sum.sum()
 	}
 	return p, nil
 }
+
+// md5Beside computes an MD5 on its own goroutine: start hands it a piece,
+// wait returns once the piece is hashed (the caller must not change or
+// reuse the piece before). It is used by one goroutine; stop ends it.
+type md5Beside struct {
+	h    hash.Hash
+	in   chan []byte
+	done chan struct{}
+}
+
+func newMD5Beside() *md5Beside {
+	m := &md5Beside{h: md5.New(), in: make(chan []byte), done: make(chan struct{})}
+	go func() {
+		for p := range m.in {
+			m.h.Write(p)
+			m.done <- struct{}{}
+		}
+	}()
+	return m
+}
+
+func (m *md5Beside) start(p []byte) { m.in <- p }
+func (m *md5Beside) wait()          { <-m.done }
+func (m *md5Beside) sum() []byte    { return m.h.Sum(nil) }
+func (m *md5Beside) stop()          { close(m.in) }
 
 // openData opens the plaintext range [off, off+n) of a stored stream of
 // plain bytes: inline bytes or shards, decrypted through ks when not nil.
