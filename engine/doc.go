@@ -47,6 +47,20 @@
 // descriptions (RebuildIndex); only inline objects cannot come back that
 // way.
 //
+// # Drives and layout
+//
+// Every drive carries an identity file (coffer-drive.json): the store's id,
+// the drive's position and the store's layout (k, m, block size), written
+// when the store is created or the drive joins. Open refuses a drive of
+// another store or at another position, adopts the recorded layout when the
+// Options leave it zero, and fails with ErrInvalidOptions when they ask for
+// another. Once a store exists, a drive folder that does not exist is
+// offline, never created (a missing mount must not fill the root file
+// system), and an empty folder joins as a replacement and is refilled,
+// unless it sits on the root file system's device while the store's drives
+// are on others: an unmounted mount point, refused. Drives reports each
+// drive's state and why.
+//
 // # Durability protocol
 //
 // A put writes and fsyncs its shard files and their directories, then

@@ -67,6 +67,9 @@ func TestDriveIdentity(t *testing.T) {
 	if err := os.RemoveAll(o.Drives[2]); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(o.Drives[2], 0o755); err != nil {
+		t.Fatal(err)
+	}
 	e = open(t, o)
 	defer e.Close()
 	if s := driveStates(e); s[2] != "new" {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	md5simd "github.com/minio/md5-simd"
 
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
@@ -41,9 +40,6 @@ type Engine struct {
 	dirty atomic.Bool
 	keys  *keyring
 	pins  pins
-	// md5 hashes the ETags of streamed bodies on its own goroutine, many
-	// streams at once in SIMD lanes, beside encryption and encoding.
-	md5 md5simd.Server
 
 	storeID string       // shared by every drive of the store
 	drives  []DriveState // as Open found them
@@ -73,6 +69,14 @@ const (
 // earlier crash: interrupted releases are finished and orphaned shard files
 // collected. A store whose index replicas are all gone but whose drives hold
 // objects is rebuilt from the drives.
+//
+// A new store (no drive carries a drive identity) creates its drive folders
+// and records its layout (DataShards, ParityShards, BlockSize) on every
+// drive. An existing store uses the layout it recorded: options that leave
+// those fields zero adopt it, and options that set one differently make Open
+// fail with ErrInvalidOptions. Of an existing store, a drive folder that does
+// not exist is reported offline and not created (see DriveState), so that a
+// missing mount never fills the root file system.
 func Open(dir string, opts *Options) (*Engine, error) {
 	o := opts.EnsureDefaults(dir)
 	if err := o.Validate(); err != nil {
@@ -94,12 +98,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		minPartSize: MinPartSize,
 	}
 	sync := o.Sync == SyncDurable
-	for _, d := range o.Drives {
-		if err := mkdirAllSync(o.FS, d, sync); err != nil {
-			e.log.Warn("drive unavailable at open", "drive", d, "err", err)
-		}
-	}
-	offline, err := e.identifyDrives()
+	offline, err := e.identifyDrives(requestedLayout(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +164,6 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e.keys = newKeyring(o.KeyManager, master, o.BucketKeyTTL, o.KeyCacheEntries)
-	e.md5 = md5simd.NewServer()
 	e.bg.Add(5)
 	go e.releaser()
 	go e.sweeper()
@@ -445,7 +443,6 @@ func (e *Engine) Close() error {
 	}
 	errs = append(errs, e.idx.Close(), e.store.Close())
 	e.keys.close()
-	e.md5.Close()
 	return errors.Join(errs...)
 }
 

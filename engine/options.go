@@ -40,10 +40,18 @@ type Options struct {
 	// Drives are the directories, one per drive, that hold shard files and
 	// the index replicas. Empty: the dir argument of Open is the one drive.
 	Drives []string
+	// DataShards, ParityShards and BlockSize are the store's layout. A new
+	// store records its layout on every drive; Open of an existing store
+	// takes each of these fields left zero from the recorded layout, and
+	// fails with an error wrapping ErrInvalidOptions, naming both layouts,
+	// when one is set to something else. The defaults below apply to a new
+	// store, and to a store whose drives predate recorded layouts.
+	//
 	// DataShards is k. Zero: the number of drives minus ParityShards.
 	DataShards int
 	// ParityShards is m. Zero picks by drive count: 1 drive 0, 2–3 drives
 	// 1, 4–5 drives 2, 6–7 drives 3, 8 or more 4. NoParity asks for 0.
+	// The index is replicated on the first max(m+1, 2) drives.
 	ParityShards int
 	// BlockSize is the number of stored bytes per erasure stripe. Zero:
 	// 1 MiB (stripes near 1 MiB stay in cache; see perf-limits).
@@ -97,7 +105,8 @@ type Options struct {
 }
 
 // EnsureDefaults returns a copy of o (or of the zero Options) with every
-// zero field set to its default for dir.
+// zero field set to its default for dir. The layout defaults are those of
+// a new store: Open replaces them by an existing store's recorded layout.
 func (o *Options) EnsureDefaults(dir string) *Options {
 	var n Options
 	if o != nil {

@@ -29,7 +29,8 @@ func parseOffline(name string, args []string, stderr io.Writer, extra func(*flag
 	c := &offlineConfig{}
 	var drives listFlag
 	fs.Var(&drives, "drive", "a drive `directory` (repeatable; also positional arguments)")
-	fs.IntVar(&c.parity, "parity", 0, "parity shards, as given to serve")
+	fs.IntVar(&c.parity, "parity", 0, "parity shards (0: the layout the store recorded; a store from before layouts were recorded\n"+
+		"needs what serve was given, -1 for none)")
 	c.kms.register(fs)
 	if extra != nil {
 		extra(fs)
@@ -56,6 +57,9 @@ func parseOffline(name string, args []string, stderr io.Writer, extra func(*flag
 // a running server and a maintenance command apart.
 func openOffline(c *offlineConfig, stderr io.Writer) (*engine.Engine, func(), error) {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := prepareDrives(c.drives, false, needFirstDrive(&c.kms, false)); err != nil {
+		return nil, nil, err
+	}
 	km, closeKM, err := openKeyManager(&c.kms, c.drives[0], log.With("component", "kms"))
 	if err != nil {
 		return nil, nil, err
@@ -68,6 +72,9 @@ func openOffline(c *offlineConfig, stderr io.Writer) (*engine.Engine, func(), er
 	e, err := engine.Open(c.drives[0], eo)
 	if err != nil {
 		closeKM()
+		if errors.Is(err, engine.ErrInvalidOptions) {
+			return nil, nil, fmt.Errorf("opening the store: %w", layoutHint(err, c.parity))
+		}
 		return nil, nil, fmt.Errorf("opening the store (is a server running on it?): %w", err)
 	}
 	return e, func() { e.Close(); closeKM() }, nil
@@ -184,6 +191,8 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintln(stdout, line)
 	}
+	l := e.Layout()
+	fmt.Fprintf(stdout, "layout %d+%d block %d index replicas %d\n", l.DataShards, l.ParityShards, l.BlockSize, l.IndexReplicas)
 	last := "never"
 	if !s.LastScrub.IsZero() {
 		last = s.LastScrub.Format("2006-01-02T15:04:05Z")

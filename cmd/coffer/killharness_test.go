@@ -111,8 +111,8 @@ func (f *fleet) runCmd(args ...string) (string, error) {
 }
 
 // offline returns the arguments of a maintenance command on the fleet's
-// store: the parity serve was given (the store does not record it) and
-// the drive folders.
+// store: the parity serve was given (the store records it; giving it
+// again checks that it agrees) and the drive folders.
 func (f *fleet) offline(cmd string) []string {
 	return append([]string{cmd, "--parity", "2"}, f.drives...)
 }

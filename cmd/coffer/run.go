@@ -30,7 +30,7 @@ const usage = `Usage:
   coffer fsck [--repair] [DRIVE ...] cross-check index and drives; --repair heals and cleans
   coffer repair --rebuild-index [DRIVE ...]
                                      restore index records from the shard files
-  coffer admin status [DRIVE ...]    drive states and repair counters
+  coffer admin status [DRIVE ...]    drive states, layout and repair counters
   coffer version                     print the version
 
 Run "coffer serve -h" for the serve flags.`
@@ -109,7 +109,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	var drives, domains listFlag
 	fs.StringVar(&c.address, "address", ":9000", "`host:port` to listen on")
 	fs.Var(&drives, "drive", "a drive `directory` (repeatable; also positional arguments)")
-	fs.IntVar(&c.parity, "parity", 0, "parity shards (0: chosen by drive count; -1: none)")
+	fs.IntVar(&c.parity, "parity", 0, "parity shards of a new store (0: chosen by drive count; -1: none). An existing store keeps the\n"+
+		"layout it recorded at creation: 0 uses it, another value must match it")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.StringVar(&c.region, "region", "us-east-1", "the `region` this endpoint serves")
@@ -195,9 +196,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 			return err
 		}
 		c.drives[i] = abs
-		if err := os.MkdirAll(abs, 0o700); err != nil {
-			return fmt.Errorf("drive %s: %w", abs, err)
-		}
+	}
+	if err := prepareDrives(c.drives, true, needFirstDrive(&c.kms, !envCredentials())); err != nil {
+		return err
 	}
 	root, generated, err := rootCredentials(c.drives[0])
 	if err != nil {
@@ -235,7 +236,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	}
 	e, err := engine.Open(c.drives[0], eo)
 	if err != nil {
-		return err
+		return layoutHint(err, c.parity)
 	}
 	defer func() {
 		if err := e.Close(); err != nil {
@@ -289,6 +290,56 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ready c
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// prepareDrives checks the drive folders before the key manager and the
+// engine use them. A new store (no drive carries a drive identity) gets its
+// folders created when create is set. Of an existing store nothing is
+// created: a missing folder is a drive that is not mounted, which the
+// engine reports offline while it serves from the others. The first drive
+// is the exception when needFirst is set: it holds the root credentials
+// file and the built-in keyring, which must not be recreated empty
+// elsewhere.
+func prepareDrives(drives []string, create, needFirst bool) error {
+	if engine.StoreExists(nil, drives) {
+		if _, err := os.Stat(drives[0]); needFirst && errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the first drive %s does not exist while the store's other drives do: it holds the root "+
+				"credentials and the built-in keyring; mount it (it is not created, so that nothing lands on the wrong file system)", drives[0])
+		}
+		return nil
+	}
+	if !create {
+		return nil
+	}
+	for _, d := range drives {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("drive %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// needFirstDrive reports whether the first drive's files are used: the
+// built-in keyring lives there, and so does the root credentials file when
+// credentials says it is read.
+func needFirstDrive(k *kmsConfig, credentials bool) bool {
+	uri, err := k.uri()
+	return credentials || (err == nil && (strings.HasPrefix(uri, "local:") || strings.HasPrefix(uri, "builtin:")))
+}
+
+// envCredentials reports whether the root credentials come from the
+// environment rather than from the first drive.
+func envCredentials() bool {
+	return os.Getenv("COFFER_ROOT_USER") != "" && os.Getenv("COFFER_ROOT_PASSWORD") != ""
+}
+
+// layoutHint adds to an engine.Open error caused by a --parity that
+// contradicts the store's recorded layout how to proceed.
+func layoutHint(err error, parity int) error {
+	if parity != 0 && errors.Is(err, engine.ErrInvalidOptions) {
+		return fmt.Errorf("%w (leave out --parity to use the store's layout)", err)
+	}
+	return err
 }
 
 func credentialsPath(drive string) string {
