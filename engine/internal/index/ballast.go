@@ -30,7 +30,10 @@ const ballastName = "COFFER-BALLAST"
 const restoreEvery = time.Second
 
 // makeBallast reserves the ballast of replica directory dir, or removes
-// what it made and fails.
+// what it made and fails. It asks the file system to reserve the space
+// (fallocate on Linux); where that is not supported it writes the bytes.
+// (On systems whose Preallocate is a no-op, such as macOS, the ballast
+// reserves nothing.)
 func makeBallast(fs vfs.FS, dir string) error {
 	path := fs.PathJoin(dir, ballastName)
 	if _, err := fs.Stat(path); err == nil {
@@ -40,10 +43,25 @@ func makeBallast(fs vfs.FS, dir string) error {
 	if err != nil {
 		return err
 	}
-	err = errors.Join(f.Preallocate(0, BallastSize), f.Sync(), f.Close())
-	if err != nil {
+	if perr := f.Preallocate(0, BallastSize); perr != nil {
+		err = writeZeros(f, BallastSize)
+	}
+	if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
 		_ = fs.Remove(path)
 		return err
+	}
+	return nil
+}
+
+// writeZeros writes n zero bytes to f.
+func writeZeros(f vfs.File, n int) error {
+	zero := make([]byte, 64<<10)
+	for n > 0 {
+		w, err := f.Write(zero[:min(n, len(zero))])
+		if err != nil {
+			return err
+		}
+		n -= w
 	}
 	return nil
 }
@@ -81,6 +99,9 @@ func (db *DB) RestoreSpace() error {
 	}
 	db.lastRestore = now
 	for _, r := range db.reps {
+		if !r.healthy.Load() {
+			continue // a dropped replica is not written until reopen
+		}
 		if err := makeBallast(db.opts.FS, r.dir); err != nil {
 			return fmt.Errorf("%w: %w", ErrLowSpace, err)
 		}
