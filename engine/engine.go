@@ -132,6 +132,9 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		DriveTimeout:  o.DriveTimeout,
 		ProbeInterval: o.DriveProbeInterval,
 		OnDriveState:  e.driveStateChanged,
+		// Once the index gave up its ballast, streams in flight stop too,
+		// or they would eat the room it freed (index/ballast.go).
+		Refuse: func() bool { return e.idx != nil && e.idx.LowSpace() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: open shard store: %w", err)

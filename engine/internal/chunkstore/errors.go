@@ -3,6 +3,7 @@ package chunkstore
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 var (
@@ -43,6 +44,10 @@ var (
 	// ErrTrailerTooLarge is returned by Finish for a trailer longer than
 	// MaxTrailerSize.
 	ErrTrailerTooLarge = errors.New("chunkstore: trailer too large")
+
+	// ErrNoSpace is returned by a Writer once Options.Refuse says so: the
+	// owner is short of space. It wraps syscall.ENOSPC.
+	ErrNoSpace = fmt.Errorf("chunkstore: writes refused for lack of space: %w", syscall.ENOSPC)
 
 	// ErrDriveOffline marks a shard skipped because its drive is offline.
 	ErrDriveOffline = errors.New("chunkstore: drive offline")

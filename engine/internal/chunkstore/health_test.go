@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -356,4 +357,48 @@ func TestProbeWithoutDeadline(t *testing.T) {
 	s.takeOffline(1, errors.New("test"))
 	ev.waitEvent(t, "1:false")
 	ev.waitEvent(t, "1:true")
+}
+
+// TestRefuseStopsWritesInFlight: once Options.Refuse says so, a stream
+// being written fails with ErrNoSpace (ENOSPC) and leaves no file.
+func TestRefuseStopsWritesInFlight(t *testing.T) {
+	var refuse atomic.Bool
+	mem := vfs.NewMem()
+	drives := []string{"/d0", "/d1", "/d2"}
+	s, err := Open(Options{FS: mem, Drives: drives, DataShards: 2, ParityShards: 1, BlockSize: 4096, NoSync: true, Refuse: refuse.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := seeded(t)
+	w, err := s.Create(randID(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(randBytes(r, 3*4096)); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	if _, err := w.Write(randBytes(r, 3*4096)); !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write after Refuse: %v", err)
+	}
+	w.Abort()
+	n := 0
+	for _, d := range drives {
+		n += countMemFiles(t, mem, d)
+	}
+	if n != 0 {
+		t.Fatalf("%d shard files left", n)
+	}
+}
+
+func countMemFiles(t *testing.T, fs vfs.FS, drive string) int {
+	n := 0
+	dir := fs.PathJoin(drive, "shards")
+	subs, _ := fs.List(dir)
+	for _, sub := range subs {
+		files, _ := fs.List(fs.PathJoin(dir, sub))
+		n += len(files)
+	}
+	return n
 }

@@ -84,6 +84,12 @@ type Options struct {
 	// DefaultProbeInterval (10 s).
 	ProbeInterval time.Duration
 
+	// Refuse, if set, is asked before each stripe a Writer hands on; when
+	// it reports true the write fails with ErrNoSpace (the owner is short
+	// of space, say, and streams already in flight must stop too). It is
+	// called from the writing goroutine and must be cheap.
+	Refuse func() bool
+
 	// OnDriveState, if set, is called when a drive is taken offline
 	// (online false, with the cause) or comes back (online true), from
 	// the goroutine that saw it; it must not block for long.

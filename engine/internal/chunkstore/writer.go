@@ -458,6 +458,9 @@ func (sw *shardWriter) handOff(b *stripeBuf) {
 
 // quorumErr reports whether too many shards failed for the write to succeed.
 func (w *Writer) quorumErr() error {
+	if w.s.opts.Refuse != nil && w.s.opts.Refuse() {
+		return ErrNoSpace
+	}
 	failed := int(w.failed.Load())
 	if failed <= len(w.files)-w.quorum {
 		return nil
