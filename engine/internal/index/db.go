@@ -47,6 +47,11 @@ type DB struct {
 	lowSpace    atomic.Bool // a replica gave up its ballast (ballast.go)
 	restoreMu   sync.Mutex
 	lastRestore time.Time // under restoreMu
+
+	// ready is set once reps is final (end of Open); corruption reports
+	// before then only mark their replica unhealthy.
+	ready  atomic.Bool
+	dropMu sync.Mutex // serializes drops for corruption (corrupt)
 }
 
 type replica struct {
@@ -124,6 +129,13 @@ func Open(o Options) (*DB, error) {
 			FS:     vfs.OnDiskFull(o.FS, func() { db.diskFull(dir) }),
 			Cache:  cache,
 			Logger: fatalLogger{log: db.log.With("replica", dir), onFail: func(err error) { db.replicaDied(r, err) }},
+			// Pebble's default for a checksum failure in a table is its
+			// fatal logger, which would park the goroutine that read it
+			// (an Open, a GET) forever. A corrupt replica is dropped
+			// instead and the read goes to the next one (corrupt).
+			EventListener: &pebble.EventListener{
+				DataCorruption: func(info pebble.DataCorruptionInfo) { db.corrupt(r, info.Details) },
+			},
 		}
 		if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
@@ -136,6 +148,9 @@ func Open(o Options) (*DB, error) {
 		p, err := pebble.Open(dir, popts)
 		if err != nil {
 			db.log.Error("index replica unavailable", "dir", dir, "err", err)
+			if pebble.IsCorruptionError(err) {
+				err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
 			openErrs = append(openErrs, fmt.Errorf("index: replica %s: %w", dir, err))
 			continue
 		}
@@ -150,6 +165,7 @@ func Open(o Options) (*DB, error) {
 		db.closeReplicas()
 		return nil, err
 	}
+	db.ready.Store(true)
 	db.wg.Add(1)
 	go db.committer()
 	return db, nil
@@ -169,11 +185,17 @@ func (db *DB) Replicas() int {
 // Seq returns the commit sequence of the most recent commit; zero means
 // nothing was ever committed (a new or lost index).
 func (db *DB) Seq() (uint64, error) {
-	r, err := db.primary()
+	v, err := db.Get(seqKey)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
-	return readSeq(r.db)
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: commit sequence", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
 }
 
 func readSeq(p *pebble.DB) (uint64, error) {
@@ -195,11 +217,20 @@ func readSeq(p *pebble.DB) (uint64, error) {
 func (db *DB) level() error {
 	best, bestSeq := -1, uint64(0)
 	seqs := make([]uint64, len(db.reps))
+	var errs []error
 	for i, r := range db.reps {
+		if !r.healthy.Load() {
+			errs = append(errs, fmt.Errorf("index: replica %s: %w", r.dir, ErrCorrupt))
+			continue // found corrupt while it opened
+		}
 		s, err := readSeq(r.db)
 		if err != nil {
 			db.log.Error("index replica unreadable; dropping it", "dir", r.dir, "err", err)
 			r.healthy.Store(false)
+			if pebble.IsCorruptionError(err) {
+				err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			errs = append(errs, fmt.Errorf("index: replica %s: %w", r.dir, err))
 			continue
 		}
 		seqs[i] = s
@@ -208,7 +239,7 @@ func (db *DB) level() error {
 		}
 	}
 	if best < 0 {
-		return ErrNoReplica
+		return errors.Join(append([]error{ErrNoReplica}, errs...)...)
 	}
 	db.seq = bestSeq
 	src := db.reps[best]
@@ -324,28 +355,67 @@ func (db *DB) Failed() bool {
 	}
 }
 
-func (db *DB) primary() (*replica, error) {
+// next returns the index of the first healthy replica after replica i.
+func (db *DB) next(i int) (int, error) {
 	if db.closed.Load() {
-		return nil, ErrClosed
+		return -1, ErrClosed
 	}
 	if db.Failed() {
-		return nil, ErrFailed
+		return -1, ErrFailed
 	}
-	for _, r := range db.reps {
-		if r.healthy.Load() {
-			return r, nil
+	for j := i + 1; j < len(db.reps); j++ {
+		if db.reps[j].healthy.Load() {
+			return j, nil
 		}
 	}
-	return nil, ErrFailed
+	return -1, ErrFailed
 }
 
-// Get returns a copy of the committed value of key, or ErrNotFound.
+// corrupt hears that a read of replica r met corrupt data (a checksum
+// failure in one of its tables). It drops r as long as another healthy
+// replica remains; the last one is kept, so that what is intact in it
+// stays readable while reads of the damaged part fail with ErrCorrupt.
+func (db *DB) corrupt(r *replica, err error) {
+	if !db.ready.Load() {
+		// Open is still building reps; level skips unhealthy replicas.
+		r.healthy.Store(false)
+		db.log.Error("index replica corrupt at open; dropping it", "dir", r.dir, "err", err)
+		return
+	}
+	db.dropMu.Lock()
+	defer db.dropMu.Unlock()
+	if !r.healthy.Load() {
+		return
+	}
+	for _, o := range db.reps {
+		if o != r && o.healthy.Load() {
+			r.healthy.Store(false)
+			db.log.Error("index replica corrupt; dropping it until reopen", "dir", r.dir, "err", err)
+			return
+		}
+	}
+	db.log.Error("the last healthy index replica is corrupt; keeping it, damaged keys fail", "dir", r.dir, "err", err)
+}
+
+// Get returns a copy of the committed value of key, or ErrNotFound. A
+// replica found corrupt is dropped (see corrupt) and the next one asked;
+// when every replica fails so, the error wraps ErrCorrupt.
 func (db *DB) Get(key []byte) ([]byte, error) {
-	r, err := db.primary()
+	i, err := db.next(-1)
 	if err != nil {
 		return nil, err
 	}
-	return getCopy(r.db, key)
+	for {
+		r := db.reps[i]
+		v, err := getCopy(r.db, key)
+		if err == nil || !pebble.IsCorruptionError(err) {
+			return v, err
+		}
+		db.corrupt(r, err)
+		if i, _ = db.next(i); i < 0 {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+	}
 }
 
 func getCopy(p *pebble.DB, key []byte) ([]byte, error) {

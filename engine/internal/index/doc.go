@@ -33,6 +33,16 @@
 // no healthy replica is left, the DB is failed: every later call returns
 // ErrFailed.
 //
+// Corrupt data that Pebble finds while reading a replica (a table block
+// whose checksum fails) does not go to the fatal logger: the replica is
+// dropped as long as another healthy one remains, and the read (Get, or an
+// Iter, which resumes from its key) goes on in the next one. The last
+// healthy replica is kept, so what is intact stays readable and reads of
+// the damaged part fail with ErrCorrupt. Open reports every replica it
+// cannot use, marking corruption with ErrCorrupt. A corrupt replica is not
+// repaired: it is dropped again at every Open until its directory is
+// removed (the next Open then recreates and levels it).
+//
 // A replica's drive that runs out of space gives up a reserved ballast
 // first, so the write is retried and succeeds; LowSpace then tells the
 // owner to refuse new data until RestoreSpace succeeds (ballast.go).

@@ -3,6 +3,9 @@ package index
 import (
 	"bytes"
 	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 type entry struct {
@@ -117,41 +120,110 @@ func PrefixEnd(p []byte) []byte {
 
 // Iter iterates over committed keys in order. Key and Value are valid until
 // the next positioning call. An Iter is used by one goroutine.
+//
+// An iterator reads one replica. When a positioning call meets corrupt
+// data there, the replica is dropped (DB.corrupt) and the iterator goes on
+// from the same key in the next healthy replica; it sees that replica as
+// of that moment, so an iteration that fails over mixes two points in
+// time, as unrelated reads do. With no replica left, Error wraps
+// ErrCorrupt.
 type Iter struct {
-	it interface {
-		First() bool
-		Next() bool
-		SeekGE([]byte) bool
-		Valid() bool
-		Key() []byte
-		Value() []byte
-		Error() error
-		Close() error
-	}
+	db           *DB
+	lower, upper []byte
+	rep          int // index of the replica read
+	it           *pebble.Iterator
+	pos          []byte // the key of the last successful positioning
+	hasPos       bool
 }
 
 // NewIter returns an iterator over committed keys in [lower, upper); nil
 // bounds are open.
 func (db *DB) NewIter(lower, upper []byte) (*Iter, error) {
-	r, err := db.primary()
-	if err != nil {
-		return nil, err
+	i := &Iter{db: db, lower: lower, upper: upper, rep: -1}
+	for {
+		j, err := db.next(i.rep)
+		if err != nil {
+			return nil, err
+		}
+		i.rep = j
+		it, err := db.reps[j].db.NewIter(iterOptions(lower, upper))
+		if err == nil {
+			i.it = it
+			return i, nil
+		}
+		if !pebble.IsCorruptionError(err) {
+			return nil, err
+		}
+		db.corrupt(db.reps[j], err)
 	}
-	it, err := r.db.NewIter(iterOptions(lower, upper))
-	if err != nil {
-		return nil, err
+}
+
+// failover moves the iterator to the next healthy replica if its last
+// positioning failed on corrupt data, and reports whether it did; the
+// caller positions it again.
+func (i *Iter) failover() bool {
+	err := i.it.Error()
+	if err == nil || !pebble.IsCorruptionError(err) {
+		return false
 	}
-	return &Iter{it: it}, nil
+	i.db.corrupt(i.db.reps[i.rep], err)
+	for j := i.rep; ; {
+		var nerr error
+		if j, nerr = i.db.next(j); nerr != nil {
+			return false // Error reports the corruption
+		}
+		it, nerr := i.db.reps[j].db.NewIter(iterOptions(i.lower, i.upper))
+		if nerr != nil {
+			continue
+		}
+		_ = i.it.Close()
+		i.it, i.rep = it, j
+		return true
+	}
+}
+
+// note records where a positioning call left the iterator.
+func (i *Iter) note(ok bool) bool {
+	if ok {
+		i.pos = append(i.pos[:0], i.it.Key()...)
+		i.hasPos = true
+	}
+	return ok
 }
 
 // First positions at the first key.
-func (i *Iter) First() bool { return i.it.First() }
+func (i *Iter) First() bool {
+	ok := i.it.First()
+	for !ok && i.failover() {
+		ok = i.it.First()
+	}
+	return i.note(ok)
+}
 
 // Next advances.
-func (i *Iter) Next() bool { return i.it.Next() }
+func (i *Iter) Next() bool {
+	ok := i.it.Next()
+	for !ok && i.failover() {
+		if !i.hasPos {
+			ok = i.it.First()
+			continue
+		}
+		ok = i.it.SeekGE(i.pos)
+		if ok && bytes.Equal(i.it.Key(), i.pos) {
+			ok = i.it.Next()
+		}
+	}
+	return i.note(ok)
+}
 
 // SeekGE positions at the first key ≥ k.
-func (i *Iter) SeekGE(k []byte) bool { return i.it.SeekGE(k) }
+func (i *Iter) SeekGE(k []byte) bool {
+	ok := i.it.SeekGE(k)
+	for !ok && i.failover() {
+		ok = i.it.SeekGE(k)
+	}
+	return i.note(ok)
+}
 
 // Valid reports whether the iterator is positioned at a key.
 func (i *Iter) Valid() bool { return i.it.Valid() }
@@ -162,14 +234,24 @@ func (i *Iter) Key() []byte { return i.it.Key() }
 // Value returns the current value (borrowed).
 func (i *Iter) Value() []byte { return i.it.Value() }
 
-// Error returns the iterator's error, if any.
-func (i *Iter) Error() error { return i.it.Error() }
+// Error returns the iterator's error, if any; corrupt data that no
+// replica could get past wraps ErrCorrupt.
+func (i *Iter) Error() error {
+	err := i.it.Error()
+	if err != nil && pebble.IsCorruptionError(err) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
 
 // Close releases the iterator.
 func (i *Iter) Close() error {
 	err := i.it.Close()
 	if errors.Is(err, ErrNotFound) {
 		return nil
+	}
+	if err != nil && pebble.IsCorruptionError(err) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return err
 }
