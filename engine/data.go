@@ -43,6 +43,9 @@ func (p *pending) finish(trailer []byte) ([]byte, error) {
 	l, _, err := p.w.Finish(trailer)
 	p.w = nil
 	if err != nil {
+		// The writer removed its files without syncing their folders: after
+		// a power cut they may come back, so have the next open look.
+		p.e.dirty.Store(true)
 		return nil, p.e.storeErr(err)
 	}
 	return l.AppendBinary(nil), nil

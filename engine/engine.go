@@ -153,12 +153,12 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	e.idx, err = index.Open(index.Options{FS: o.FS, Dirs: dirs, NoSync: o.Sync == SyncNone, Logger: o.Logger})
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("engine: open index: %w", err)
+		return nil, fmt.Errorf("engine: open index: %w", mapIndexErr(err))
 	}
 	if err := e.recover(); err != nil {
 		e.idx.Close()
 		store.Close()
-		return nil, err
+		return nil, mapIndexErr(err)
 	}
 	master, err := e.loadMaster(context.Background())
 	if err != nil {

@@ -203,6 +203,14 @@ func mustBeAbsent(t *testing.T, e *Engine, bucket, key string) {
 // default a miss is logged ("KNOWN GAP") and the test goes on; with
 // COFFER_KNOWN_GAPS=1 it fails the test, so that a fix can be verified
 // and the call then turned into a plain assertion.
+// mustHold fails the test unless ok: a gap knownGap once logged, now fixed.
+func mustHold(t *testing.T, what string, ok bool, format string, args ...any) {
+	t.Helper()
+	if !ok {
+		t.Errorf("%s: %s", what, fmt.Sprintf(format, args...))
+	}
+}
+
 func knownGap(t *testing.T, gap string, ok bool, format string, args ...any) {
 	t.Helper()
 	if ok {
@@ -341,7 +349,7 @@ func TestFsyncShardFileFailure(t *testing.T) {
 			// an unclean shutdown).
 			ok, msg := checkOK(t, e, 1)
 			fs := allShardFiles(o2.FS, o.Drives)
-			knownGap(t, "failed-put-orphans-survive-power-cut", ok && len(fs) == 6,
+			mustHold(t, "failed-put-orphans-survive-power-cut", ok && len(fs) == 6,
 				"%s; %d shard files, want the old object's 6", msg, len(fs))
 		})
 	}
@@ -405,7 +413,7 @@ func TestFsyncShardDirFailure(t *testing.T) {
 			// As in TestFsyncShardFileFailure.
 			ok, msg := checkOK(t, e, 0)
 			fs := allShardFiles(o2.FS, o.Drives)
-			knownGap(t, "failed-put-orphans-survive-power-cut", ok && len(fs) == 0,
+			mustHold(t, "failed-put-orphans-survive-power-cut", ok && len(fs) == 0,
 				"%s; a failed put left %v after a power cut and reopen", msg, fs)
 		})
 	}
@@ -666,9 +674,9 @@ func TestFsyncIndexWALEveryReplicaRestart(t *testing.T) {
 	// to have happened: here Pebble replays it, so the key points at
 	// removed shards, and the same replay releases the old object's. Both
 	// versions are gone.
-	knownGap(t, "indeterminate-commit-removes-shards", err == nil,
+	mustHold(t, "indeterminate-commit-removes-shards", err == nil,
 		"after a failed overwrite and a restart, the key reads %d bytes (old %v, new %v), err %v",
 		len(got), bytes.Equal(got, s.old), bytes.Equal(got, s.new), err)
 	ok, msg := checkOK(t, e, 3)
-	knownGap(t, "indeterminate-commit-removes-shards", ok, "%s", msg)
+	mustHold(t, "indeterminate-commit-removes-shards", ok, "%s", msg)
 }

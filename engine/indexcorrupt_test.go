@@ -358,7 +358,7 @@ func TestIndexCorruptEveryReplicaSST(t *testing.T) {
 	}
 	// The engine's own sentinel would let an embedder tell corruption
 	// from other failures without importing an internal package.
-	knownGap(t, "open-corrupt-index-not-ErrCorrupt", errors.Is(err, ErrCorrupt), "Open's error does not wrap ErrCorrupt: %v", err)
+	mustHold(t, "open-corrupt-index-not-ErrCorrupt", errors.Is(err, ErrCorrupt), "Open's error does not wrap ErrCorrupt: %v", err)
 
 	for i := range 3 {
 		if err := f.fs.RemoveAll(f.replicaDir(i)); err != nil {

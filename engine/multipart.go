@@ -285,7 +285,7 @@ func (e *Engine) uploadPart(ctx context.Context, bucket, key, uploadID string, p
 		return nil
 	})
 	if err != nil {
-		e.removeData(chunkstore.ID(p.DataID), p.Layout)
+		e.dropUncommitted(chunkstore.ID(p.DataID), p.Layout, err)
 		return PartInfo{}, mapIndexErr(err)
 	}
 	if hadOld {
@@ -462,7 +462,7 @@ func (e *Engine) CompleteMultipartUpload(ctx context.Context, bucket, key, uploa
 		return nil
 	})
 	if err != nil {
-		e.removeData(chunkstore.ID(rec.DataID), rec.Layout)
+		e.dropUncommitted(chunkstore.ID(rec.DataID), rec.Layout, err)
 		return ObjectInfo{}, mapIndexErr(err)
 	}
 	for _, r := range released {

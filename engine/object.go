@@ -156,7 +156,7 @@ func (e *Engine) put(ctx context.Context, bucket, key string, r io.Reader, p put
 	}
 	if err := e.commitObject(bucket, key, &rec, p.cond); err != nil {
 		if rec.Layout != nil {
-			e.removeData(chunkstore.ID(rec.DataID), rec.Layout)
+			e.dropUncommitted(chunkstore.ID(rec.DataID), rec.Layout, err)
 		}
 		return ObjectInfo{}, err
 	}
@@ -537,6 +537,19 @@ func (s *spanStoreReader) ReadSpan(max int) ([]byte, error) {
 		err = s.e.storeErr(err)
 	}
 	return p, err
+}
+
+// dropUncommitted removes the shards of a stream whose commit failed with
+// err, unless the commit's outcome is unknown: a commit that failed on
+// every index replica may still be in their logs and replayed at the next
+// open, so its shards stay, and the next open's orphan pass removes them
+// if the record did not survive.
+func (e *Engine) dropUncommitted(id chunkstore.ID, layout []byte, err error) {
+	if errors.Is(err, index.ErrFailed) || errors.Is(err, ErrFailed) {
+		e.dirty.Store(true)
+		return
+	}
+	e.removeData(id, layout)
 }
 
 // storeErr maps chunkstore errors to engine errors, keeping the cause.
