@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,10 @@ import (
 	"github.com/cofferdb/coffer/engine/internal/chunkstore"
 	"github.com/cofferdb/coffer/engine/internal/index"
 )
+
+// quarantinePrefix names quarantined object records among the index's
+// meta keys: "quarantine/" + the object's index key.
+const quarantinePrefix = "quarantine/"
 
 // CheckReport is what Check found (and, with repair, fixed).
 type CheckReport struct {
@@ -19,6 +24,11 @@ type CheckReport struct {
 	Unrecoverable []string // "bucket/key" of objects that cannot be read back
 	Dangling      int      // streams on the drives that no record refers to (removed with repair)
 	BadRecords    int      // index records that do not decode
+	// Quarantined counts the unrecoverable objects that repair took out of
+	// the namespace: their records move to the index's quarantine (kept for
+	// inspection, never listed or read), so LIST, HEAD and GET stop showing
+	// an object that cannot be read back.
+	Quarantined int
 }
 
 // OK reports whether the store is consistent and fully redundant.
@@ -29,7 +39,8 @@ func (r CheckReport) OK() bool {
 // Check cross-checks the index and the drives: every object record must
 // decode and every stream it refers to must verify block by block (inline
 // data by its checksum); every stream on the drives must be referred to.
-// With repair, damaged streams are healed and dangling ones removed.
+// With repair, damaged streams are healed, unrecoverable objects are
+// quarantined (CheckReport.Quarantined) and dangling streams removed.
 // Check reads every stored byte. Run it with no writes in flight (the
 // coffer fsck command opens the store exclusively): a put that has
 // written its shards but not yet committed looks dangling.
@@ -40,6 +51,8 @@ func (e *Engine) Check(ctx context.Context, repair bool) (CheckReport, error) {
 	}
 	defer done()
 	var rep CheckReport
+	type lostRecord struct{ key, val []byte }
+	var lostRecs []lostRecord
 	lower := index.ObjectPrefix("", "")[:1]
 	it, err := e.idx.NewIter(lower, index.PrefixEnd(lower))
 	if err != nil {
@@ -61,6 +74,7 @@ func (e *Engine) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		if rec.Layout == nil && len(rec.Parts) == 0 {
 			if crc32.Checksum(rec.Inline, castagnoli) != rec.InlineSum {
 				rep.Unrecoverable = append(rep.Unrecoverable, name)
+				lostRecs = append(lostRecs, lostRecord{append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...)})
 			}
 			continue
 		}
@@ -86,10 +100,32 @@ func (e *Engine) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		}
 		if lost {
 			rep.Unrecoverable = append(rep.Unrecoverable, name)
+			lostRecs = append(lostRecs, lostRecord{append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...)})
 		}
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return rep, mapIndexErr(err)
+	}
+	if repair {
+		for _, lr := range lostRecs {
+			moved := false
+			err := e.idx.Update(func(t *index.Txn) error {
+				cur, err := t.Get(lr.key)
+				if err != nil || !bytes.Equal(cur, lr.val) {
+					return nil // gone or rewritten since the scan
+				}
+				t.Delete(lr.key)
+				t.Set(index.MetaKey(quarantinePrefix+string(lr.key)), lr.val)
+				moved = true
+				return nil
+			})
+			if err != nil {
+				return rep, mapIndexErr(err)
+			}
+			if moved {
+				rep.Quarantined++
+			}
+		}
 	}
 	var dangling []chunkstore.ID
 	err = e.store.Walk(func(id chunkstore.ID, trailer []byte) error {

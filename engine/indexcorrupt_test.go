@@ -532,8 +532,15 @@ func TestIndexCorruptDangling(t *testing.T) {
 	}
 
 	rep, err = e.Check(ctx, true)
-	if err != nil || rep.Dangling != 1 {
-		t.Fatalf("check with repair: %+v %v", rep, err)
+	// The orphan, and what is left of the quarantined objects' streams,
+	// are removed as dangling.
+	if err != nil || rep.Dangling < 1 || rep.Quarantined != 3 {
+		t.Fatalf("check with repair: %+v %v; want the dangling stream removed, 3 records quarantined", rep, err)
+	}
+	for _, k := range []string{"gone", "half", "mp"} {
+		if _, err := e.HeadObject(ctx, "bkt", k, nil); !errors.Is(err, ErrObjectNotFound) {
+			t.Fatalf("HEAD %s after quarantine: %v, want ErrObjectNotFound", k, err)
+		}
 	}
 	if fs := streamFiles(fs, o.Drives, orphanID); len(fs) != 0 {
 		t.Fatalf("dangling shard files left after repair: %v", fs)
@@ -543,10 +550,8 @@ func TestIndexCorruptDangling(t *testing.T) {
 	if err != nil || rep.Dangling != 0 {
 		t.Fatalf("check after repair: %+v %v", rep, err)
 	}
-	// Records whose data is gone stay as they are: listed, HEAD answers,
-	// GET fails with ErrCorrupt, and every Check reports them again.
-	// Quarantining them (out of listings, kept for the operator) is what
-	// fsck with repair should do.
-	knownGap(t, "dangling-record-not-quarantined", len(rep.Unrecoverable) == 0,
+	// Records whose data is gone were quarantined: a later Check finds
+	// nothing unrecoverable (their streams went with the dangling ones).
+	mustHold(t, "dangling-record-quarantined", len(rep.Unrecoverable) == 0,
 		"after Check with repair, still unrecoverable: %v", rep.Unrecoverable)
 }

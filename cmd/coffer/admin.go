@@ -134,6 +134,9 @@ func fsckCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, o := range rep.Unrecoverable {
 		fmt.Fprintf(stdout, "  unrecoverable: %s\n", o)
 	}
+	if rep.Quarantined > 0 {
+		fmt.Fprintf(stdout, "quarantined %d (no longer listed or readable; their records are kept in the index)\n", rep.Quarantined)
+	}
 	switch {
 	case rep.OK():
 		fmt.Fprintln(stdout, "ok")
