@@ -124,33 +124,10 @@ func (e *Engine) SetBucketOwner(ctx context.Context, name, owner string) error {
 	if err := validateOwner(owner); err != nil {
 		return err
 	}
-	done, err := e.begin()
-	if err != nil {
-		return err
-	}
-	defer done()
-	var val []byte
-	err = e.idx.Update(func(t *index.Txn) error {
-		v, err := t.Get(index.BucketKey(name))
-		if errors.Is(err, index.ErrNotFound) {
-			return ErrBucketNotFound
-		} else if err != nil {
-			return err
-		}
-		var rec index.Bucket
-		if err := rec.Unmarshal(v); err != nil {
-			return fmt.Errorf("%w: bucket %q: %w", ErrCorrupt, name, err)
-		}
+	return e.updateBucketRecord(name, func(rec *index.Bucket) error {
 		rec.Owner = owner
-		val = rec.Marshal()
-		t.Set(index.BucketKey(name), val)
 		return nil
 	})
-	if err != nil {
-		return mapIndexErr(err)
-	}
-	e.writeBucketMarkers(name, val)
-	return nil
 }
 
 // validateOwner checks an owner id: printable UTF-8, MaxOwnerLength bytes

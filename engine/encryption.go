@@ -336,6 +336,24 @@ func (e *Engine) GetBucketEncryption(ctx context.Context, bucket string) (Bucket
 }
 
 func (e *Engine) updateBucketConfig(bucket string, change func(*bucketConfig)) error {
+	return e.updateBucketRecord(bucket, func(brec *index.Bucket) error {
+		c, err := decodeBucketConfig(brec.Config)
+		if err != nil {
+			return err
+		}
+		change(&c)
+		brec.Config = nil
+		if c.Encryption != nil {
+			brec.Config, _ = json.Marshal(c)
+		}
+		return nil
+	})
+}
+
+// updateBucketRecord changes bucket's record in one index transaction and
+// rewrites the bucket's markers on the drives: ErrBucketNotFound, or the
+// error of change.
+func (e *Engine) updateBucketRecord(bucket string, change func(*index.Bucket) error) error {
 	done, err := e.begin()
 	if err != nil {
 		return err
@@ -351,16 +369,10 @@ func (e *Engine) updateBucketConfig(bucket string, change func(*bucketConfig)) e
 		}
 		var brec index.Bucket
 		if err := brec.Unmarshal(v); err != nil {
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			return fmt.Errorf("%w: bucket %q: %w", ErrCorrupt, bucket, err)
 		}
-		c, err := decodeBucketConfig(brec.Config)
-		if err != nil {
+		if err := change(&brec); err != nil {
 			return err
-		}
-		change(&c)
-		brec.Config = nil
-		if c.Encryption != nil {
-			brec.Config, _ = json.Marshal(c)
 		}
 		val = brec.Marshal()
 		t.Set(index.BucketKey(bucket), val)
