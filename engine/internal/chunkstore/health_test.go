@@ -83,6 +83,43 @@ func (d *driveEvents) waitEvent(t *testing.T, want string) {
 	}
 }
 
+// written is what finishWithin returns.
+type written struct {
+	l    Layout
+	size int64
+}
+
+// finishWithin writes data to w and finishes it on another goroutine, and
+// fails the test unless that succeeds within a bound (a stuck write would
+// otherwise hang the test).
+func finishWithin(t *testing.T, w *Writer, data []byte, what string) written {
+	t.Helper()
+	type result struct {
+		written
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		if _, err := w.Write(data); err != nil {
+			w.Abort()
+			res <- result{err: err}
+			return
+		}
+		l, size, err := w.Finish(nil)
+		res <- result{written{l, size}, err}
+	}()
+	select {
+	case got := <-res:
+		if got.err != nil {
+			t.Fatalf("%s: %v", what, got.err)
+		}
+		return got.written
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not finish", what)
+	}
+	return written{}
+}
+
 func openHangStore(t *testing.T, kinds ...errorfs.OpKind) (*Store, *hangFS, *driveEvents, []string) {
 	t.Helper()
 	mem := vfs.NewMem()
@@ -206,35 +243,11 @@ func TestHungDriveWrite(t *testing.T) {
 			data := randBytes(r, 9*4096+5) // several stripes: the pipeline must not stall
 			h.hang.Store(true)
 			id := randID(r)
-			type result struct {
-				l    Layout
-				size int64
-				err  error
+			w, err := s.Create(id)
+			if err != nil {
+				t.Fatal(err)
 			}
-			res := make(chan result, 1)
-			go func() {
-				w, err := s.Create(id)
-				if err != nil {
-					res <- result{err: err}
-					return
-				}
-				if _, err := w.Write(data); err != nil {
-					w.Abort()
-					res <- result{err: err}
-					return
-				}
-				l, size, err := w.Finish(nil)
-				res <- result{l, size, err}
-			}()
-			var got result
-			select {
-			case got = <-res:
-			case <-time.After(20 * time.Second):
-				t.Fatal("a write with a hung drive did not finish")
-			}
-			if got.err != nil {
-				t.Fatalf("write with a hung drive: %v", got.err)
-			}
+			got := finishWithin(t, w, data, "a write with a hung drive")
 			ev.waitEvent(t, "0:false")
 			shard := slices.Index(got.l.Drives, 0)
 			if shard < 0 {
@@ -290,30 +303,7 @@ func TestTwoDrivesHangOnOneStripe(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.hang.Store(true)
-	type result struct {
-		l    Layout
-		size int64
-		err  error
-	}
-	res := make(chan result, 1)
-	go func() {
-		if _, err := w.Write(data[2*4096:]); err != nil {
-			w.Abort()
-			res <- result{err: err}
-			return
-		}
-		l, size, err := w.Finish(nil)
-		res <- result{l, size, err}
-	}()
-	var got result
-	select {
-	case got = <-res:
-	case <-time.After(20 * time.Second):
-		t.Fatal("a write with two hung drives did not finish")
-	}
-	if got.err != nil {
-		t.Fatalf("write with two hung drives (4 of 6 left): %v", got.err)
-	}
+	got := finishWithin(t, w, data[2*4096:], "a write with two hung drives (4 of 6 left)")
 	checkRange(t, s, id, got.l, data, 0, got.size)
 }
 
