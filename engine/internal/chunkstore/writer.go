@@ -69,7 +69,6 @@ type Writer struct {
 
 	// Set by Finish before closing work; read by shard writers after.
 	finishing bool
-	trailer   []byte
 
 	mu   sync.Mutex
 	errs []error // *ShardError of failed shards
@@ -499,7 +498,6 @@ func (w *Writer) Finish(trailer []byte) (Layout, int64, error) {
 		w.flush()
 	}
 	w.start()
-	w.trailer = trailer
 	w.finishing = true
 	// The footers are made here, so a detached shard goroutine that finishes
 	// late never reads the caller's trailer after Finish returned.
