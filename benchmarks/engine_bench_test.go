@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -12,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/cofferdb/coffer/benchmarks/loadgen"
 	"github.com/cofferdb/coffer/engine"
 	"github.com/cofferdb/coffer/kmsclient"
 )
@@ -179,44 +178,21 @@ func BenchmarkEngineList(b *testing.B) {
 }
 
 // BenchmarkDiskCeiling is the disk stage of a durable 4+2 PUT, measured
-// raw: the 1.5× shard bytes of a 64 MiB object written to six files in six
-// folders in parallel, each fsynced with its folder, as the shard writer
-// does. SetBytes counts object bytes, so its MB/s compares directly with
+// raw by loadgen.DiskCeiling: the 1.5× shard bytes of a 64 MiB object
+// written to six files in six folders in parallel, writeback started every
+// MiB, each file fsynced with its folder, as the shard writer does.
+// SetBytes counts object bytes, so its MB/s compares directly with
 // BenchmarkEnginePut/*/64MiB.
 func BenchmarkDiskCeiling(b *testing.B) {
 	const object = 64 << 20
-	shard := make([]byte, object/4)
 	root := b.TempDir()
+	var drives []string
+	for d := range 6 {
+		drives = append(drives, filepath.Join(root, fmt.Sprint(d)))
+	}
 	b.SetBytes(object)
-	for i := 0; b.Loop(); i++ {
-		var wg sync.WaitGroup
-		errs := make([]error, 6)
-		for d := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				dir := filepath.Join(root, fmt.Sprint(d))
-				os.MkdirAll(dir, 0o755)
-				name := filepath.Join(dir, fmt.Sprint(i%4))
-				f, err := os.Create(name)
-				if err != nil {
-					errs[d] = err
-					return
-				}
-				for off := 0; off < len(shard); off += 1 << 20 {
-					if _, err := f.Write(shard[off : off+1<<20]); err != nil {
-						errs[d] = err
-					}
-				}
-				errs[d] = errors.Join(errs[d], f.Sync(), f.Close())
-				if df, err := os.Open(dir); err == nil {
-					df.Sync()
-					df.Close()
-				}
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+	for b.Loop() {
+		if _, err := loadgen.DiskCeiling(bctx, loadgen.DiskCeilingOptions{Drives: drives, DataShards: 4, ParityShards: 2, Size: object, Concurrency: 1, Count: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

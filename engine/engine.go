@@ -130,6 +130,7 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		},
 		Offline:       offline,
 		DriveTimeout:  o.DriveTimeout,
+		BytesPerSync:  o.BytesPerSync,
 		ProbeInterval: o.DriveProbeInterval,
 		OnDriveState:  e.driveStateChanged,
 		// Once the index gave up its ballast, streams in flight stop too,

@@ -32,6 +32,7 @@ const (
 	DefaultInlineThreshold = 32 << 10
 	MaxInlineThreshold     = 1 << 20
 	DefaultUploadExpiry    = 7 * 24 * time.Hour
+	DefaultBytesPerSync    = 1 << 20
 )
 
 // Options configures Open. A nil *Options means all defaults; zero fields
@@ -95,6 +96,11 @@ type Options struct {
 	DriveTimeout time.Duration
 	// DriveProbeInterval is how often offline drives are probed. Zero: 10 s.
 	DriveProbeInterval time.Duration
+	// BytesPerSync is how much a shard file grows between requests to the
+	// kernel to start writing it back, so large PUTs keep the disk busy
+	// while the body still arrives instead of leaving it all to the final
+	// fsync. Zero: DefaultBytesPerSync (1 MiB); negative: never.
+	BytesPerSync int
 	// Sync is the sync policy; the default is durable.
 	Sync SyncPolicy
 	// FS is the filesystem; nil means the operating system's. Tests pass a
@@ -155,6 +161,9 @@ func (o *Options) EnsureDefaults(dir string) *Options {
 	}
 	if n.UploadExpiry == 0 {
 		n.UploadExpiry = DefaultUploadExpiry
+	}
+	if n.BytesPerSync == 0 {
+		n.BytesPerSync = DefaultBytesPerSync
 	}
 	return &n
 }

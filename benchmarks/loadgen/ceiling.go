@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // DiskCeilingOptions describes the raw write a durable erasure-coded PUT
@@ -28,12 +30,17 @@ type DiskCeilingOptions struct {
 	// bound, Duration must be set).
 	Duration time.Duration
 	Count    int64
+	// BytesPerSync is how much a file grows between requests to start
+	// its writeback, as Coffer's shard writer makes them (engine
+	// Options.BytesPerSync). 0 means 1 MiB, Coffer's default; negative:
+	// never, the fsync writes everything.
+	BytesPerSync int
 }
 
 // DiskCeiling measures the disk stage of a durable PUT without the rest of
 // the server: for every object, k+m files of the shard size are written in
-// 1 MiB writes, each file and its folder fsynced, the files in parallel, as
-// a shard writer does. It returns the throughput in object bytes per
+// 1 MiB writes, writeback started every BytesPerSync, each file and its
+// folder fsynced, the files in parallel, as a shard writer does. It returns the throughput in object bytes per
 // second (MB/s, 10^6), so it compares directly with a PUT's MB/s.
 func DiskCeiling(ctx context.Context, o DiskCeilingOptions) (float64, error) {
 	k, m := o.DataShards, o.ParityShards
@@ -41,6 +48,10 @@ func DiskCeiling(ctx context.Context, o DiskCeilingOptions) (float64, error) {
 		return 0, fmt.Errorf("loadgen: disk ceiling: bad options %+v", o)
 	}
 	shard := (o.Size + int64(k) - 1) / int64(k)
+	bps := int64(o.BytesPerSync)
+	if bps == 0 {
+		bps = 1 << 20
+	}
 	dirs := make([]string, len(o.Drives))
 	for i, d := range o.Drives {
 		dirs[i] = filepath.Join(d, "ceiling")
@@ -86,7 +97,7 @@ func DiskCeiling(ctx context.Context, o DiskCeilingOptions) (float64, error) {
 					go func() {
 						defer fw.Done()
 						dir := dirs[(int(n)+s)%len(dirs)]
-						errs[s] = writeSynced(filepath.Join(dir, fmt.Sprintf("%d.%d", n, s)), dir, buf, shard)
+						errs[s] = writeSynced(filepath.Join(dir, fmt.Sprintf("%d.%d", n, s)), dir, buf, shard, bps)
 					}()
 				}
 				fw.Wait()
@@ -109,25 +120,33 @@ func DiskCeiling(ctx context.Context, o DiskCeilingOptions) (float64, error) {
 	return float64(done.Load()*o.Size) / elapsed.Seconds() / 1e6, nil
 }
 
-// writeSynced writes n bytes (buf repeated) to a new file, fsyncs it and
-// its folder.
-func writeSynced(path, dir string, buf []byte, n int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// writeSynced writes n bytes (buf repeated) to a new file, starting its
+// writeback every bps bytes (bps > 0), and fsyncs it and its folder.
+func writeSynced(path, dir string, buf []byte, n, bps int64) error {
+	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err
 	}
-	for left := n; left > 0; {
-		w := min(left, int64(len(buf)))
+	var written, synced int64
+	for written < n {
+		w := min(n-written, int64(len(buf)))
 		if _, err := f.Write(buf[:w]); err != nil {
 			f.Close()
 			return err
 		}
-		left -= w
+		written += w
+		if bps > 0 && written-synced >= bps {
+			if _, err := f.SyncTo(written); err != nil {
+				f.Close()
+				return err
+			}
+			synced = written
+		}
 	}
 	if err := errors.Join(f.Sync(), f.Close()); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
+	d, err := vfs.Default.OpenDir(dir)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,6 @@ import (
 	"github.com/cofferdb/coffer/erasure"
 )
 
-// bytesPerSync is how much a shard writer writes between asking the kernel
-// to start writeback (sync_file_range), so Finish's fsync has little left to
-// do and dirty pages do not pile up.
-const bytesPerSync = 4 << 20
-
 type writerState uint8
 
 const (
@@ -692,7 +687,7 @@ func (sw *shardWriter) writeBlock(b *stripeBuf) {
 		return
 	}
 	sw.written += int64(len(block) + erasure.ChecksumSize)
-	if !sw.w.s.opts.NoSync && sw.written-sw.syncedTo >= bytesPerSync {
+	if bps := sw.w.s.opts.BytesPerSync; !sw.w.s.opts.NoSync && bps > 0 && sw.written-sw.syncedTo >= int64(bps) {
 		if _, err := sw.f.SyncTo(sw.written); err != nil {
 			sw.fail(err)
 			return
