@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,4 +95,67 @@ func TestHungDrive(t *testing.T) {
 			t.Fatalf("GET %s after the drive came back: err %v", k, err)
 		}
 	}
+}
+
+// failDrives fails every operation under the shard folders of some drives
+// with EIO while armed.
+type failDrives struct {
+	prefixes []string
+	armed    atomic.Bool
+}
+
+func (f *failDrives) MaybeError(op errorfs.Op) error {
+	if f.armed.Load() {
+		for _, p := range f.prefixes {
+			if strings.HasPrefix(op.Path, p) {
+				return syscall.EIO
+			}
+		}
+	}
+	return nil
+}
+
+func (f *failDrives) String() string { return "fail " + strings.Join(f.prefixes, " ") }
+
+// TestNotReadyBelowDataShards fails three of the six drives of a 4+2
+// store at run time: once they are taken offline, Ready reports that
+// stored objects cannot be read or written (the health endpoint answers
+// 503 on it), and once the drives answer again and the prober brings them
+// back, the store is ready again.
+func TestNotReadyBelowDataShards(t *testing.T) {
+	f := &failDrives{prefixes: []string{"/d3/shards/", "/d4/shards/", "/d5/shards/"}}
+	o := &Options{
+		Drives: []string{"/d0", "/d1", "/d2", "/d3", "/d4", "/d5"}, DataShards: 4, ParityShards: 2, BlockSize: 64 << 10,
+		InlineThreshold: 1024, FS: errorfs.Wrap(vfs.NewMem(), f), DriveProbeInterval: 20 * time.Millisecond,
+	}
+	e := open(t, o)
+	defer e.Close()
+	mustBucket(t, e, "bkt")
+	data := payload(8, 2*o.BlockSize)
+	put(t, e, "bkt", "k", data)
+	if err := e.Ready(); err != nil {
+		t.Fatalf("a healthy store is not ready: %v", err)
+	}
+	f.armed.Store(true)
+	for i := 0; i < 10 && e.Ready() == nil; i++ {
+		if _, err := e.PutObject(ctx, "bkt", fmt.Sprintf("x%d", i), bytes.NewReader(data), &PutOptions{Size: int64(len(data))}); err == nil {
+			t.Fatal("a put with three of six drives failing succeeded")
+		}
+	}
+	err := e.Ready()
+	if !errors.Is(err, ErrInsufficientDrives) || !strings.Contains(err.Error(), "3 of 6 drives") {
+		t.Fatalf("Ready with three of six drives failing: %v, want ErrInsufficientDrives naming 3 of 6", err)
+	}
+	if st := e.Stats(); st.IndexReplicas != 3 || st.IndexReplicasHealthy != 3 || st.IndexFailed {
+		t.Fatalf("the index lives on drives 0-2, but Stats reports %d of %d replicas (failed %v)", st.IndexReplicasHealthy, st.IndexReplicas, st.IndexFailed)
+	}
+	f.armed.Store(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for e.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after the drives answer again: %v", e.Ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mustRead(t, e, "bkt", "k", data)
 }

@@ -225,6 +225,13 @@ func TestMissingDriveNotRecreated(t *testing.T) {
 	if s := driveStates(e); s[0] != "online" || s[5] != "online" {
 		t.Fatalf("other drives: %v", s)
 	}
+	if st := e.Stats(); st.IndexReplicas != 3 || st.IndexReplicasHealthy != 2 || st.IndexFailed || st.LowSpace {
+		t.Fatalf("with drive 1's index replica missing, Stats reports %d of %d replicas in use (failed %v, low space %v), want 2 of 3",
+			st.IndexReplicasHealthy, st.IndexReplicas, st.IndexFailed, st.LowSpace)
+	}
+	if err := e.Ready(); err != nil {
+		t.Fatalf("four of six drives serve a 4+2 store, but Ready says %v", err)
+	}
 	if got, err := get(t, e, "bkt", "before", nil); err != nil || !bytes.Equal(got, before) {
 		t.Fatalf("read with two drives missing: %v", err)
 	}

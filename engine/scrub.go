@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -23,12 +24,37 @@ type Stats struct {
 	Unrecoverable int64 // streams found with more damage than parity covers
 	DrivesOffline int64 // drives taken offline at run time (events)
 	LastScrub     time.Time
+	// The index: how many replicas the store keeps and how many are in
+	// use (a replica is dropped until the next Open after a fatal storage
+	// error or a corrupt table in it); IndexFailed when none is left, and
+	// every call fails with ErrFailed until the store is reopened.
+	IndexReplicas        int
+	IndexReplicasHealthy int
+	IndexFailed          bool
+	// LowSpace: the index drives ran out of space and gave up their
+	// ballast; new data is refused (ErrStorageFull) until space is freed.
+	LowSpace bool
 }
 
 // counters are the atomics behind Stats.
 type counters struct {
 	healsQueued, shardsHealed, scrubPasses, scrubStreams, scrubDamaged, unrecoverable, drivesOffline atomic.Int64
 	lastScrub                                                                                        atomic.Int64 // Unix nanoseconds
+}
+
+// Ready reports whether the engine can serve reads and writes of stored
+// objects: nil, or ErrFailed when no index replica is left, or
+// ErrInsufficientDrives (wrapped with the count) when fewer drives are in
+// use than an object has data shards. A full index (Stats.LowSpace) still
+// serves reads and is ready.
+func (e *Engine) Ready() error {
+	if e.idx.Failed() {
+		return ErrFailed
+	}
+	if n, k := len(e.usableDrives()), e.opts.DataShards; n < k {
+		return fmt.Errorf("%w: %d of %d drives in use, %d needed to read or write", ErrInsufficientDrives, n, len(e.opts.Drives), k)
+	}
+	return nil
 }
 
 // Stats returns a snapshot of the engine's counters.
@@ -43,6 +69,11 @@ func (e *Engine) Stats() Stats {
 		ScrubDamaged:  c.scrubDamaged.Load(),
 		Unrecoverable: c.unrecoverable.Load(),
 		DrivesOffline: c.drivesOffline.Load(),
+
+		IndexReplicas:        indexReplicas(e.opts),
+		IndexReplicasHealthy: e.idx.Replicas(),
+		IndexFailed:          e.idx.Failed(),
+		LowSpace:             e.idx.LowSpace(),
 	}
 	if t := c.lastScrub.Load(); t != 0 {
 		s.LastScrub = time.Unix(0, t).UTC()

@@ -159,5 +159,8 @@ func (s *Server) healthReady(*request) (*response, error) {
 	if err != nil && !errors.Is(err, engine.ErrBucketNotFound) {
 		return nil, wrapErr(CodeServiceUnavailable, "The storage engine is not ready.", err)
 	}
+	if err := s.e.Ready(); err != nil {
+		return nil, wrapErr(CodeServiceUnavailable, "The storage engine is not ready.", err)
+	}
 	return &response{status: 200}, nil
 }

@@ -43,8 +43,27 @@ func writeEngineMetrics(b *bytes.Buffer, st engine.Stats) {
 	for _, c := range counters {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v)
 	}
+	gauges := []struct {
+		name, help string
+		v          int64
+	}{
+		{"coffer_index_replicas", "Index replicas the store keeps.", int64(st.IndexReplicas)},
+		{"coffer_index_replicas_healthy", "Index replicas in use (a dropped one returns at the next start).", int64(st.IndexReplicasHealthy)},
+		{"coffer_index_failed", "1 when no index replica is left and every request fails until a restart.", boolGauge(st.IndexFailed)},
+		{"coffer_index_low_space", "1 when the index drives are full and new data is refused (507).", boolGauge(st.LowSpace)},
+	}
+	for _, g := range gauges {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", g.name, g.help, g.name, g.name, g.v)
+	}
 	if !st.LastScrub.IsZero() {
 		b.WriteString("# HELP coffer_scrub_last_completed_seconds Unix time of the last completed scrub pass.\n# TYPE coffer_scrub_last_completed_seconds gauge\n")
 		fmt.Fprintf(b, "coffer_scrub_last_completed_seconds %d\n", st.LastScrub.Unix())
 	}
+}
+
+func boolGauge(v bool) int64 {
+	if v {
+		return 1
+	}
+	return 0
 }

@@ -195,7 +195,10 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, line)
 	}
 	l := e.Layout()
-	fmt.Fprintf(stdout, "layout %d+%d block %d index replicas %d\n", l.DataShards, l.ParityShards, l.BlockSize, l.IndexReplicas)
+	fmt.Fprintf(stdout, "layout %d+%d block %d index replicas %d (%d in use)\n", l.DataShards, l.ParityShards, l.BlockSize, l.IndexReplicas, s.IndexReplicasHealthy)
+	if err := e.Ready(); err != nil {
+		fmt.Fprintf(stdout, "not ready: %v\n", err)
+	}
 	last := "never"
 	if !s.LastScrub.IsZero() {
 		last = s.LastScrub.Format("2006-01-02T15:04:05Z")

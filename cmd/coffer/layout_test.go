@@ -84,7 +84,7 @@ func TestStoreLayoutAndMissingDrives(t *testing.T) {
 	if out, err := cmd(append([]string{"heal"}, drives...)...); err != nil {
 		t.Fatalf("heal without --parity: %v\n%s", err, out)
 	}
-	if out, err := cmd(append([]string{"admin", "status"}, drives...)...); err != nil || !strings.Contains(out, "layout 4+2 block 1048576 index replicas 3\n") {
+	if out, err := cmd(append([]string{"admin", "status"}, drives...)...); err != nil || !strings.Contains(out, "layout 4+2 block 1048576 index replicas 3 (3 in use)\n") {
 		t.Fatalf("admin status without --parity: %v\n%s", err, out)
 	}
 	out, err := cmd(append([]string{"fsck", "--parity", "3"}, drives...)...)

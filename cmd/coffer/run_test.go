@@ -151,7 +151,8 @@ func TestEnvironmentCredentialsAndHealth(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(m), `coffer_s3_requests_total{api="PutObject",code="200"} 1`) ||
 		!strings.Contains(string(m), `coffer_drive_up{drive="0",state="online"} 1`) ||
-		!strings.Contains(string(m), "coffer_shards_healed_total 0") {
+		!strings.Contains(string(m), "coffer_shards_healed_total 0") ||
+		!strings.Contains(string(m), "coffer_index_replicas_healthy 2") || !strings.Contains(string(m), "coffer_index_failed 0") {
 		t.Fatalf("metrics:\n%s", m)
 	}
 	if strings.Contains(r.errOut.String(), "rootpassword123") {
