@@ -72,6 +72,20 @@
 // shutdown. Conditional writes (If-Match, If-None-Match) are checked inside
 // the commit, so of concurrent conditional writers exactly one wins.
 //
+// # Tags
+//
+// Objects carry up to MaxTags tags (ValidateTags has S3's rules), given to
+// PutObject, CopyObject (the source's, or new ones with ReplaceTags) and
+// CreateMultipartUpload, and changed with PutObjectTagging and
+// DeleteObjectTagging. Those two rewrite only the index record, inside one
+// index transaction that reads the current record, so they never bring
+// back an object that was overwritten or deleted meanwhile; ETag and
+// ModTime do not change. Shard self-descriptions keep the tags the object
+// was written with, so an index rebuilt from the drives (RebuildIndex)
+// restores those, not later changes; DeleteObjectTagging removes tags from
+// the index, not from the drives (rewrite the object, with CopyObject onto
+// itself and ReplaceMetadata, to drop them there).
+//
 // # Degraded operation
 //
 // Reads succeed byte-exact with up to m shards missing or corrupt, and

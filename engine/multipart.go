@@ -32,6 +32,8 @@ type MultipartOptions struct {
 	// SSE is the upload's encryption, fixed for every part (nil: the
 	// bucket default).
 	SSE *SSE
+	// Tags are given to the completed object (see ValidateTags).
+	Tags []Tag
 }
 
 // Upload describes an in-progress multipart upload.
@@ -121,6 +123,9 @@ func (e *Engine) CreateMultipartUpload(ctx context.Context, bucket, key string, 
 	defer done()
 	rec, err := newRecord(key, opts.Headers, opts.UserMetadata)
 	if err != nil {
+		return Upload{}, err
+	}
+	if rec.Tags, err = tagPairs(opts.Tags); err != nil {
 		return Upload{}, err
 	}
 	brec, err := e.bucket(bucket)

@@ -49,6 +49,9 @@ func (e *Engine) PutObject(ctx context.Context, bucket, key string, r io.Reader,
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	if rec.Tags, err = tagPairs(opts.Tags); err != nil {
+		return ObjectInfo{}, err
+	}
 	return e.put(ctx, bucket, key, r, putParams{size: opts.Size, contentMD5: opts.ContentMD5, cond: opts.Conditions,
 		verify: opts.Verify, sse: opts.SSE, checksum: &opts.Checksum}, rec)
 }
@@ -321,6 +324,7 @@ func recordInfo(bucket, key string, rec *index.Object) ObjectInfo {
 		},
 		Checksum:   Checksum{Algorithm: rec.ChecksumAlgorithm, Value: rec.ChecksumValue},
 		PartsCount: len(rec.Parts),
+		Tags:       recordTags(rec),
 	}
 	if len(rec.UserMeta) > 0 {
 		info.UserMetadata = make(map[string]string, len(rec.UserMeta))
@@ -630,11 +634,19 @@ func (e *Engine) DeleteObjects(ctx context.Context, bucket string, keys []string
 }
 
 // CopyObject copies src to dst on the server. Metadata comes from the
-// source unless opts.ReplaceMetadata; copying an object onto itself
-// without replacing metadata is ErrInvalidCopy, as in S3.
+// source unless opts.ReplaceMetadata, tags unless opts.ReplaceTags;
+// copying an object onto itself without replacing metadata is
+// ErrInvalidCopy, as in S3 (new tags alone do not count as a change).
 func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, opts *CopyOptions) (ObjectInfo, error) {
 	if opts == nil {
 		opts = &CopyOptions{}
+	}
+	var tags [][2]string
+	if opts.ReplaceTags {
+		var err error
+		if tags, err = tagPairs(opts.Tags); err != nil {
+			return ObjectInfo{}, err
+		}
 	}
 	done, err := e.beginWrite()
 	if err != nil {
@@ -663,6 +675,12 @@ func (e *Engine) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, d
 		return ObjectInfo{}, err
 	}
 	rec.ChecksumAlgorithm, rec.ChecksumValue = src.Info.Checksum.Algorithm, src.Info.Checksum.Value
+	rec.Tags = tags
+	if !opts.ReplaceTags {
+		for _, t := range src.Info.Tags {
+			rec.Tags = append(rec.Tags, [2]string{t.Key, t.Value})
+		}
+	}
 	return e.put(ctx, dstBucket, dstKey, src, putParams{size: src.Info.Size, cond: opts.Conditions, sse: opts.SSE}, rec)
 }
 

@@ -46,6 +46,9 @@ type ObjectInfo struct {
 	PartsCount int
 	// SSE says how the object is encrypted.
 	SSE SSEInfo
+	// Tags are the object's tags sorted by key (nil: none). Changing them
+	// (PutObjectTagging) changes neither ETag nor ModTime.
+	Tags []Tag
 }
 
 // Checksum is an S3 additional checksum: the algorithm name as S3 spells
@@ -103,6 +106,9 @@ type PutOptions struct {
 	// IfMatch stores only over an object with that ETag. Other fields are
 	// ignored on writes. They are evaluated atomically with the write.
 	Conditions Conditions
+	// Tags are stored with the object (see ValidateTags; a bad set fails
+	// the put with a *TagError before anything is read).
+	Tags []Tag
 }
 
 // Range selects bytes of an object. Use ByteRange, FromOffset or Suffix.
@@ -194,6 +200,11 @@ type CopyOptions struct {
 	SSE *SSE
 	// SourceCustomerKey is the SSE-C key of the source.
 	SourceCustomerKey []byte
+	// ReplaceTags gives the copy Tags (S3's REPLACE tagging directive)
+	// instead of the source's tags (COPY, the default).
+	ReplaceTags bool
+	// Tags are the copy's tags with ReplaceTags (see ValidateTags).
+	Tags []Tag
 }
 
 // ListOptions are the parameters of ListObjects.

@@ -382,8 +382,9 @@ func (i *idleReader) Read(p []byte) (int, error) {
 type access uint8
 
 const (
-	// accessUse: objects, listings, multipart, HEAD, location, reading
-	// the encryption rule. Owners, root and grantees have it.
+	// accessUse: objects (their ACLs too), listings, multipart, HEAD,
+	// location, reading the encryption rule, the ACL and the other
+	// settings. Owners, root and grantees have it.
 	accessUse access = iota + 1
 	// accessOwner: deleting the bucket and changing its configuration.
 	// Only the owner and root have it.
@@ -393,7 +394,9 @@ const (
 // needs returns the access op needs of its bucket.
 func needs(op *operation) access {
 	switch op {
-	case opDeleteBucket, opPutBucketEncryption, opDeleteBucketEncryption:
+	case opDeleteBucket, opPutBucketEncryption, opDeleteBucketEncryption,
+		opPutBucketACL, opPutBucketOwnershipControls, opDeleteBucketPolicy, opDeleteBucketCors,
+		opDeleteBucketLifecycle, opDeleteBucketWebsite, opDeleteBucketTagging:
 		return accessOwner
 	}
 	return accessUse

@@ -34,9 +34,9 @@
 // After authentication, authorize decides before the handler runs: root
 // (RoleRoot, or a User without role and buckets as before roles existed)
 // may do anything; the owner may do anything with its bucket; a user
-// granted a bucket (User.Buckets) may use it (objects, listings,
-// multipart, HEAD, location, reading the encryption rule) but not delete
-// it or change its configuration; everyone else gets AccessDenied (403,
+// granted a bucket (User.Buckets) may use it (objects, object tags and
+// ACLs, listings, multipart, HEAD, location, reading the encryption rule
+// and the other settings) but not delete it or change its configuration; everyone else gets AccessDenied (403,
 // no body on HEAD) on every operation, copy sources included, and does
 // not see the bucket in ListBuckets. CreateBucket of a taken name answers
 // BucketAlreadyOwnedByYou to its owner and BucketAlreadyExists to others.
@@ -51,9 +51,30 @@
 // most 7 days, and its window is not cut to 15 minutes. Replay: SigV4 does
 // not prevent replaying a captured request inside its window; use TLS.
 //
-// Requests asking for something not implemented (ACLs other than
-// private, tagging, object lock, versions) get NotImplemented or S3's
-// refusal, never a success that ignores what they asked.
+// Requests asking for something not implemented (object lock, enabling
+// versioning, other versions than the one "null" version per key) get
+// NotImplemented or S3's refusal, never a success that ignores what they
+// asked.
+//
+// ACLs (acl.go) are disabled as on an S3 bucket with BucketOwnerEnforced:
+// GetBucketAcl and GetObjectAcl answer the bucket owner's FULL_CONTROL;
+// writes accept no ACL, private or bucket-owner-full-control (or a grant
+// of full control to the bucket owner), and anything else is refused with
+// AccessControlListNotSupported (InvalidBucketAclWithObjectOwnership on
+// CreateBucket) before the body is read; PUT ?acl accepts only the
+// owner's full control, which changes nothing. Bucket settings Coffer
+// does not have (handlers_settings.go) read as S3 reads a bucket where
+// they were never set (an empty versioning document, NoSuchBucketPolicy,
+// NoSuchCORSConfiguration, ...; ownership BucketOwnerEnforced, public
+// access blocked); changing one is NotImplemented, deleting one that S3
+// deletes silently when absent is 204.
+//
+// Object tags (tagging.go): PUT/GET/DELETE ?tagging on an object,
+// x-amz-tagging on PutObject, CreateMultipartUpload and CopyObject (with
+// x-amz-tagging-directive COPY or REPLACE), POST's tagging field, and
+// x-amz-tagging-count on GET and HEAD. The rules are engine.ValidateTags;
+// more than ten tags is BadRequest, a bad tag InvalidTag naming it, and
+// an x-amz-tagging header that does not parse InvalidArgument, as S3.
 //
 // Multipart uploads (handlers_multipart.go) stream every part like a PUT;
 // CompleteMultipartUpload is one engine commit that copies no data, so it
@@ -78,11 +99,12 @@
 //
 // Header section: Config.MaxHeaderBytes (431 beyond). XML bodies:
 // Config.MaxXMLBytes, nesting depth 16, no DTDs; DeleteObjects takes at
-// most 1000 keys. User metadata: 2 KiB. Keys: 1024 bytes. Slow clients:
-// ReadTimeout bounds the header read, BodyIdleTimeout the stall between
-// two body reads, WriteIdleTimeout the stall of a response write,
-// IdleTimeout an idle keep-alive connection. Expect: 100-continue is
-// answered only after authentication, so a refused upload is not read.
+// most 1000 keys; a Tagging document at most 64 KiB. User metadata: 2
+// KiB. Keys: 1024 bytes. Slow clients: ReadTimeout bounds the header
+// read, BodyIdleTimeout the stall between two body reads,
+// WriteIdleTimeout the stall of a response write, IdleTimeout an idle
+// keep-alive connection. Expect: 100-continue is answered only after
+// authentication, so a refused upload is not read.
 //
 // # Concurrency
 //

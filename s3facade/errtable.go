@@ -79,6 +79,19 @@ const (
 	// POST Object (browser form uploads).
 	CodeMaxPostPreDataLengthExceeded ErrorCode = "MaxPostPreDataLengthExceededError"
 	CodeInvalidPolicyDocument        ErrorCode = "InvalidPolicyDocument"
+	// Object tagging: S3 answers more than ten tags with this generic code.
+	CodeBadRequest ErrorCode = "BadRequest"
+	// ACLs (disabled, as under BucketOwnerEnforced) and bucket settings
+	// that are never configured (acl.go, handlers_settings.go).
+	CodeInvalidBucketAclWithObjectOwnership ErrorCode = "InvalidBucketAclWithObjectOwnership"
+	CodeMalformedACLError                   ErrorCode = "MalformedACLError"
+	CodeNoSuchBucketPolicy                  ErrorCode = "NoSuchBucketPolicy"
+	CodeNoSuchCORSConfiguration             ErrorCode = "NoSuchCORSConfiguration"
+	CodeNoSuchLifecycleConfiguration        ErrorCode = "NoSuchLifecycleConfiguration"
+	CodeNoSuchTagSet                        ErrorCode = "NoSuchTagSet"
+	CodeNoSuchWebsiteConfiguration          ErrorCode = "NoSuchWebsiteConfiguration"
+	CodeReplicationConfigurationNotFound    ErrorCode = "ReplicationConfigurationNotFoundError"
+	CodeObjectLockConfigurationNotFound     ErrorCode = "ObjectLockConfigurationNotFoundError"
 )
 
 // codeInfo is a code's HTTP status and default description.
@@ -158,6 +171,18 @@ var codes = map[ErrorCode]codeInfo{
 	// POST Object (browser form uploads).
 	CodeMaxPostPreDataLengthExceeded: {http.StatusBadRequest, "Your POST request fields preceding the upload file were too large."},
 	CodeInvalidPolicyDocument:        {http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document."},
+	// Object tagging.
+	CodeBadRequest: {http.StatusBadRequest, "Bad Request"},
+	// ACLs and bucket settings.
+	CodeInvalidBucketAclWithObjectOwnership: {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
+	CodeMalformedACLError:                   {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema"},
+	CodeNoSuchBucketPolicy:                  {http.StatusNotFound, "The bucket policy does not exist"},
+	CodeNoSuchCORSConfiguration:             {http.StatusNotFound, "The CORS configuration does not exist"},
+	CodeNoSuchLifecycleConfiguration:        {http.StatusNotFound, "The lifecycle configuration does not exist"},
+	CodeNoSuchTagSet:                        {http.StatusNotFound, "The TagSet does not exist"},
+	CodeNoSuchWebsiteConfiguration:          {http.StatusNotFound, "The specified bucket does not have a website configuration"},
+	CodeReplicationConfigurationNotFound:    {http.StatusNotFound, "The replication configuration was not found"},
+	CodeObjectLockConfigurationNotFound:     {http.StatusNotFound, "Object Lock configuration does not exist for this bucket"},
 }
 
 // Status returns the code's HTTP status (500 for a code not in the table).
@@ -202,6 +227,7 @@ var engineErrors = []struct {
 	{engine.ErrIncompleteBody, CodeIncompleteBody},
 	{engine.ErrEntityTooLarge, CodeEntityTooLarge},
 	{engine.ErrMetadataTooLarge, CodeMetadataTooLarge},
+	{engine.ErrInvalidTag, CodeInvalidTag}, // handlers answer *engine.TagError with tagError first
 	// Multipart uploads (issue 5). ErrInvalidPartNumber is GET/HEAD
 	// ?partNumber= past the last part; UploadPart checks its own number.
 	{engine.ErrNoSuchUpload, CodeNoSuchUpload},

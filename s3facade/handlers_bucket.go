@@ -79,16 +79,14 @@ func (s *Server) createBucket(r *request) (*response, error) {
 	if reservedBuckets[name] {
 		return nil, errorf(CodeInvalidBucketName, "The bucket name is reserved by this server.")
 	}
-	switch acl := r.header("X-Amz-Acl"); acl {
-	case "", "private":
-	default:
-		return nil, errorf(CodeAccessControlListNotSupported, "")
-	}
 	if v := r.header("X-Amz-Bucket-Object-Lock-Enabled"); strings.EqualFold(v, "true") {
 		return nil, errorf(CodeNotImplemented, "Object Lock is not supported.")
 	}
 	if v := r.header("X-Amz-Object-Ownership"); v != "" && v != "BucketOwnerEnforced" {
 		return nil, errorf(CodeNotImplemented, "Only BucketOwnerEnforced object ownership is supported.")
+	}
+	if _, err := checkACLHeaders(r, aclCreateBucket, func() (owner, error) { return ownerOf(r), nil }); err != nil {
+		return nil, err
 	}
 	if err := parseSSE(r); err != nil {
 		return nil, err

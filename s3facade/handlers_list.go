@@ -160,6 +160,53 @@ func (s *Server) listObjectsV2(r *request) (*response, error) {
 	return &response{xml: out}, nil
 }
 
+// listObjectVersions serves ListObjectVersions. Coffer keeps one version
+// of each key: the "null" version S3 reports in a bucket that never had
+// versioning enabled. So every object is listed once, as that version and
+// the latest, with no delete markers, and the key marker pages as
+// ListObjects' marker does.
+func (s *Server) listObjectVersions(r *request) (*response, error) {
+	p, err := parseListParams(r)
+	if err != nil {
+		return nil, err
+	}
+	q := r.t.query
+	keyMarker, vidMarker := q.Get("key-marker"), q.Get("version-id-marker")
+	switch {
+	case vidMarker != "" && keyMarker == "":
+		return nil, errorf(CodeInvalidArgument, "A version-id marker cannot be specified without a key marker.")
+	case vidMarker != "" && vidMarker != "null":
+		return nil, errorf(CodeInvalidArgument, "Invalid version id specified")
+	case len(keyMarker) > engine.MaxKeyLength:
+		return nil, errorf(CodeKeyTooLong, "")
+	}
+	res, err := s.list(r, &p, keyMarker)
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.bucketOwner(r)
+	if err != nil {
+		return nil, err
+	}
+	out := &listVersionsResult{Xmlns: s3Namespace, Name: r.t.bucket, Prefix: p.enc(p.prefix), KeyMarker: p.enc(keyMarker),
+		VersionIdMarker: vidMarker, MaxKeys: p.maxKeys, Delimiter: p.enc(p.delimiter), IsTruncated: res.IsTruncated}
+	if p.urlEncode {
+		out.EncodingType = "url"
+	}
+	objs, cps := p.contents(&res, &own)
+	out.CommonPrefixes = cps
+	out.Versions = make([]versionXML, len(objs))
+	for i, o := range objs {
+		out.Versions[i] = versionXML{Key: o.Key, VersionId: "null", IsLatest: true, LastModified: o.LastModified, ETag: o.ETag,
+			Size: o.Size, Owner: o.Owner, StorageClass: o.StorageClass, ChecksumAlgorithm: o.ChecksumAlgorithm}
+	}
+	if res.IsTruncated {
+		out.NextKeyMarker = p.enc(res.Next)
+		out.NextVersionIdMarker = "null"
+	}
+	return &response{xml: out}, nil
+}
+
 // Continuation tokens are opaque to clients: a version byte and the key
 // (or common prefix) the next page starts after.
 func encodeToken(after string) string {

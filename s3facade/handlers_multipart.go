@@ -121,6 +121,9 @@ func (s *Server) createMultipartUpload(r *request) (*response, error) {
 	if opts.UserMetadata, err = userMetadata(r); err != nil {
 		return nil, err
 	}
+	if opts.Tags, err = taggingHeader(r); err != nil {
+		return nil, err
+	}
 	var ck uploadChecksum
 	if v := r.header("X-Amz-Checksum-Algorithm"); v != "" {
 		a, ok := checksumByName(v)

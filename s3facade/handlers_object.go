@@ -40,6 +40,9 @@ func (s *Server) putObject(r *request) (*response, error) {
 	if opts.UserMetadata, err = userMetadata(r); err != nil {
 		return nil, err
 	}
+	if opts.Tags, err = taggingHeader(r); err != nil {
+		return nil, err
+	}
 	if opts.ContentMD5, err = contentMD5(r); err != nil {
 		return nil, err
 	}
@@ -273,9 +276,6 @@ func (s *Server) copyObject(r *request) (*response, error) {
 	if r.header("X-Amz-Checksum-Algorithm") != "" {
 		return nil, errorf(CodeNotImplemented, "Choosing a checksum algorithm for a copy is not supported; the source's checksum is kept.")
 	}
-	if v := r.header("X-Amz-Tagging-Directive"); v == "REPLACE" {
-		return nil, errorf(CodeNotImplemented, "Object tags are not supported.")
-	}
 	srcBucket, srcKey, err := parseCopySource(r.header("X-Amz-Copy-Source"))
 	if err != nil {
 		return nil, err
@@ -300,6 +300,9 @@ func (s *Server) copyObject(r *request) (*response, error) {
 		}
 	default:
 		return nil, errorf(CodeInvalidArgument, "Unknown metadata directive.")
+	}
+	if opts.ReplaceTags, opts.Tags, err = copyTags(r); err != nil {
+		return nil, err
 	}
 	if r.header("X-Amz-Copy-Source-Range") != "" {
 		return nil, errorf(CodeInvalidRequest, "x-amz-copy-source-range is only valid for UploadPartCopy.")
@@ -336,6 +339,23 @@ func (s *Server) copyObject(r *request) (*response, error) {
 	resp := &response{xml: res}
 	setSSEHeaders(resp, info.SSE, opCopy)
 	return resp, nil
+}
+
+// copyTags reads x-amz-tagging-directive: COPY (the default) keeps the
+// source's tags and ignores x-amz-tagging; REPLACE stores the tags of
+// x-amz-tagging (none when it is absent).
+func copyTags(r *request) (replace bool, tags []engine.Tag, err error) {
+	switch dir := r.header("X-Amz-Tagging-Directive"); dir {
+	case "", "COPY":
+		return false, nil, nil
+	case "REPLACE":
+		tags, err = taggingHeader(r)
+		return true, tags, err
+	default:
+		e := errorf(CodeInvalidArgument, "Unknown tagging directive.")
+		e.extra = [][2]string{{"ArgumentName", "x-amz-tagging-directive"}, {"ArgumentValue", dir}}
+		return false, nil, e
+	}
 }
 
 // parseRange parses a Range header. S3 serves one range of the form

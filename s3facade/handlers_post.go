@@ -508,6 +508,11 @@ func (s *Server) postObject(r *request) (*response, error) {
 		ContentDisposition: f.get("content-disposition"),
 		Expires:            f.get("expires"),
 	}}
+	// The tagging field is a Tagging XML document, as PutObjectTagging's
+	// body.
+	if opts.Tags, err = parseTaggingDocument(f.get("tagging")); err != nil {
+		return nil, err
+	}
 	total := 0
 	for _, name := range f.order {
 		m, ok := strings.CutPrefix(name, "x-amz-meta-")
@@ -601,17 +606,15 @@ func objectURL(r *request, key string) string {
 
 // rejectUnsupportedFields is rejectUnsupported for form fields.
 func rejectUnsupportedFields(f *postForm) error {
-	switch f.get("acl") {
-	case "", "private", "bucket-owner-full-control":
-	default:
-		return errorf(CodeAccessControlListNotSupported, "")
+	if err := checkCannedACL(f.get("acl"), "acl", aclObjectWrite); err != nil {
+		return err
 	}
 	if sc := f.get("x-amz-storage-class"); sc != "" && sc != "STANDARD" {
 		return errorf(CodeNotImplemented, "Only the STANDARD storage class is supported.")
 	}
 	for _, name := range f.order {
 		switch {
-		case name == "tagging", name == "x-amz-website-redirect-location", strings.HasPrefix(name, "x-amz-object-lock-"),
+		case name == "x-amz-website-redirect-location", strings.HasPrefix(name, "x-amz-object-lock-"),
 			strings.HasPrefix(name, "x-amz-checksum-"), name == "x-amz-sdk-checksum-algorithm":
 			return errorf(CodeNotImplemented, "The "+name+" form field is not supported.")
 		}

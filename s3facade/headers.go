@@ -124,20 +124,13 @@ func userMetadata(r *request) (map[string]string, error) {
 // request succeeds while silently ignoring what it asked for. The SSE
 // headers of object writes are read by parseWriteSSE (sse.go).
 func rejectUnsupported(r *request) error {
-	switch acl := r.header("X-Amz-Acl"); acl {
-	case "", "private", "bucket-owner-full-control":
-	default:
-		return errorf(CodeAccessControlListNotSupported, "")
-	}
-	for _, g := range []string{"X-Amz-Grant-Read", "X-Amz-Grant-Write", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp", "X-Amz-Grant-Full-Control"} {
-		if r.header(g) != "" {
-			return errorf(CodeAccessControlListNotSupported, "")
-		}
+	if err := checkWriteACL(r); err != nil {
+		return err
 	}
 	if sc := r.header("X-Amz-Storage-Class"); sc != "" && sc != "STANDARD" {
 		return errorf(CodeNotImplemented, "Only the STANDARD storage class is supported.")
 	}
-	for _, h := range []string{"X-Amz-Tagging", "X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date",
+	for _, h := range []string{"X-Amz-Object-Lock-Mode", "X-Amz-Object-Lock-Retain-Until-Date",
 		"X-Amz-Object-Lock-Legal-Hold", "X-Amz-Website-Redirect-Location", "X-Amz-Write-Offset-Bytes"} {
 		if r.header(h) != "" {
 			return errorf(CodeNotImplemented, "The "+strings.ToLower(h)+" header is not supported.")
@@ -226,4 +219,5 @@ func objectHeaders(resp *response, info *engine.ObjectInfo) {
 	for k, v := range info.UserMetadata {
 		resp.set("x-amz-meta-"+k, v)
 	}
+	setTaggingCount(resp, info)
 }

@@ -41,20 +41,21 @@ type route struct {
 
 // The operations. Immutable after init.
 var (
-	opListBuckets       = &operation{name: "ListBuckets", handler: (*Server).listBuckets}
-	opCreateBucket      = &operation{name: "CreateBucket", handler: (*Server).createBucket, body: true}
-	opHeadBucket        = &operation{name: "HeadBucket", handler: (*Server).headBucket}
-	opDeleteBucket      = &operation{name: "DeleteBucket", handler: (*Server).deleteBucket}
-	opGetBucketLocation = &operation{name: "GetBucketLocation", handler: (*Server).getBucketLocation}
-	opListObjects       = &operation{name: "ListObjects", handler: (*Server).listObjectsV1}
-	opListObjectsV2     = &operation{name: "ListObjectsV2", handler: (*Server).listObjectsV2}
-	opDeleteObjects     = &operation{name: "DeleteObjects", handler: (*Server).deleteObjects, body: true}
-	opPutObject         = &operation{name: "PutObject", handler: (*Server).putObject, body: true}
-	opCopyObject        = &operation{name: "CopyObject", handler: (*Server).copyObject}
-	opGetObject         = &operation{name: "GetObject", handler: (*Server).getObject}
-	opHeadObject        = &operation{name: "HeadObject", handler: (*Server).headObject}
-	opDeleteObject      = &operation{name: "DeleteObject", handler: (*Server).deleteObject}
-	opPostObject        = &operation{name: "PostObject", handler: (*Server).postObject, body: true}
+	opListBuckets        = &operation{name: "ListBuckets", handler: (*Server).listBuckets}
+	opCreateBucket       = &operation{name: "CreateBucket", handler: (*Server).createBucket, body: true}
+	opHeadBucket         = &operation{name: "HeadBucket", handler: (*Server).headBucket}
+	opDeleteBucket       = &operation{name: "DeleteBucket", handler: (*Server).deleteBucket}
+	opGetBucketLocation  = &operation{name: "GetBucketLocation", handler: (*Server).getBucketLocation}
+	opListObjects        = &operation{name: "ListObjects", handler: (*Server).listObjectsV1}
+	opListObjectsV2      = &operation{name: "ListObjectsV2", handler: (*Server).listObjectsV2}
+	opListObjectVersions = &operation{name: "ListObjectVersions", handler: (*Server).listObjectVersions}
+	opDeleteObjects      = &operation{name: "DeleteObjects", handler: (*Server).deleteObjects, body: true}
+	opPutObject          = &operation{name: "PutObject", handler: (*Server).putObject, body: true}
+	opCopyObject         = &operation{name: "CopyObject", handler: (*Server).copyObject}
+	opGetObject          = &operation{name: "GetObject", handler: (*Server).getObject}
+	opHeadObject         = &operation{name: "HeadObject", handler: (*Server).headObject}
+	opDeleteObject       = &operation{name: "DeleteObject", handler: (*Server).deleteObject}
+	opPostObject         = &operation{name: "PostObject", handler: (*Server).postObject, body: true}
 
 	opMPCreate      = &operation{name: "CreateMultipartUpload", handler: (*Server).createMultipartUpload}
 	opMPPart        = &operation{name: "UploadPart", handler: (*Server).uploadPart, body: true}
@@ -67,6 +68,39 @@ var (
 	opPutBucketEncryption    = &operation{name: "PutBucketEncryption", handler: (*Server).putBucketEncryption, body: true}
 	opGetBucketEncryption    = &operation{name: "GetBucketEncryption", handler: (*Server).getBucketEncryption}
 	opDeleteBucketEncryption = &operation{name: "DeleteBucketEncryption", handler: (*Server).deleteBucketEncryption}
+
+	// Object tags (tagging.go).
+	opPutObjectTagging    = &operation{name: "PutObjectTagging", handler: (*Server).putObjectTagging, body: true}
+	opGetObjectTagging    = &operation{name: "GetObjectTagging", handler: (*Server).getObjectTagging}
+	opDeleteObjectTagging = &operation{name: "DeleteObjectTagging", handler: (*Server).deleteObjectTagging}
+
+	// ACLs (acl.go) and the bucket settings Coffer does not have
+	// (handlers_settings.go).
+	opGetBucketACL               = &operation{name: "GetBucketAcl", handler: (*Server).getBucketACL}
+	opPutBucketACL               = &operation{name: "PutBucketAcl", handler: (*Server).putBucketACL, body: true}
+	opGetObjectACL               = &operation{name: "GetObjectAcl", handler: (*Server).getObjectACL}
+	opPutObjectACL               = &operation{name: "PutObjectAcl", handler: (*Server).putObjectACL, body: true}
+	opGetBucketOwnershipControls = &operation{name: "GetBucketOwnershipControls", handler: settingDocument(ownershipEnforced)}
+	opPutBucketOwnershipControls = &operation{name: "PutBucketOwnershipControls", handler: (*Server).putBucketOwnershipControls, body: true}
+	opGetBucketVersioning        = &operation{name: "GetBucketVersioning", handler: settingDocument(versioningUnset)}
+	opGetBucketLogging           = &operation{name: "GetBucketLogging", handler: settingDocument(loggingUnset)}
+	opGetBucketNotification      = &operation{name: "GetBucketNotificationConfiguration", handler: settingDocument(notificationUnset)}
+	opGetBucketRequestPayment    = &operation{name: "GetBucketRequestPayment", handler: settingDocument(requestPaymentOwner)}
+	opGetBucketAccelerate        = &operation{name: "GetBucketAccelerateConfiguration", handler: settingDocument(accelerateUnset)}
+	opGetPublicAccessBlock       = &operation{name: "GetPublicAccessBlock", handler: settingDocument(publicAccessBlocked)}
+	opGetBucketPolicy            = &operation{name: "GetBucketPolicy", handler: settingNotFound(CodeNoSuchBucketPolicy)}
+	opGetBucketPolicyStatus      = &operation{name: "GetBucketPolicyStatus", handler: settingNotFound(CodeNoSuchBucketPolicy)}
+	opGetBucketCors              = &operation{name: "GetBucketCors", handler: settingNotFound(CodeNoSuchCORSConfiguration)}
+	opGetBucketLifecycle         = &operation{name: "GetBucketLifecycleConfiguration", handler: settingNotFound(CodeNoSuchLifecycleConfiguration)}
+	opGetBucketTagging           = &operation{name: "GetBucketTagging", handler: settingNotFound(CodeNoSuchTagSet)}
+	opGetBucketWebsite           = &operation{name: "GetBucketWebsite", handler: settingNotFound(CodeNoSuchWebsiteConfiguration)}
+	opGetBucketReplication       = &operation{name: "GetBucketReplication", handler: settingNotFound(CodeReplicationConfigurationNotFound)}
+	opGetObjectLockConfiguration = &operation{name: "GetObjectLockConfiguration", handler: settingNotFound(CodeObjectLockConfigurationNotFound)}
+	opDeleteBucketPolicy         = &operation{name: "DeleteBucketPolicy", handler: settingDeleted}
+	opDeleteBucketCors           = &operation{name: "DeleteBucketCors", handler: settingDeleted}
+	opDeleteBucketLifecycle      = &operation{name: "DeleteBucketLifecycle", handler: settingDeleted}
+	opDeleteBucketWebsite        = &operation{name: "DeleteBucketWebsite", handler: settingDeleted}
+	opDeleteBucketTagging        = &operation{name: "DeleteBucketTagging", handler: settingDeleted}
 
 	opNotImplemented   = &operation{name: "NotImplemented", handler: notImplemented, body: true}
 	opMethodNotAllowed = &operation{name: "MethodNotAllowed", handler: methodNotAllowed}
@@ -99,7 +133,31 @@ var routes = []route{
 	{method: "GET", level: levelBucket, sub: "encryption", op: opGetBucketEncryption},
 	{method: "PUT", level: levelBucket, sub: "encryption", op: opPutBucketEncryption},
 	{method: "DELETE", level: levelBucket, sub: "encryption", op: opDeleteBucketEncryption},
+	{method: "GET", level: levelBucket, sub: "acl", op: opGetBucketACL},
+	{method: "PUT", level: levelBucket, sub: "acl", op: opPutBucketACL},
+	{method: "GET", level: levelBucket, sub: "ownershipControls", op: opGetBucketOwnershipControls},
+	{method: "PUT", level: levelBucket, sub: "ownershipControls", op: opPutBucketOwnershipControls},
+	{method: "GET", level: levelBucket, sub: "versioning", op: opGetBucketVersioning},
+	{method: "GET", level: levelBucket, sub: "logging", op: opGetBucketLogging},
+	{method: "GET", level: levelBucket, sub: "notification", op: opGetBucketNotification},
+	{method: "GET", level: levelBucket, sub: "requestPayment", op: opGetBucketRequestPayment},
+	{method: "GET", level: levelBucket, sub: "accelerate", op: opGetBucketAccelerate},
+	{method: "GET", level: levelBucket, sub: "publicAccessBlock", op: opGetPublicAccessBlock},
+	{method: "GET", level: levelBucket, sub: "policy", op: opGetBucketPolicy},
+	{method: "GET", level: levelBucket, sub: "policyStatus", op: opGetBucketPolicyStatus},
+	{method: "GET", level: levelBucket, sub: "cors", op: opGetBucketCors},
+	{method: "GET", level: levelBucket, sub: "lifecycle", op: opGetBucketLifecycle},
+	{method: "GET", level: levelBucket, sub: "tagging", op: opGetBucketTagging},
+	{method: "GET", level: levelBucket, sub: "website", op: opGetBucketWebsite},
+	{method: "GET", level: levelBucket, sub: "replication", op: opGetBucketReplication},
+	{method: "GET", level: levelBucket, sub: "object-lock", op: opGetObjectLockConfiguration},
+	{method: "DELETE", level: levelBucket, sub: "policy", op: opDeleteBucketPolicy},
+	{method: "DELETE", level: levelBucket, sub: "cors", op: opDeleteBucketCors},
+	{method: "DELETE", level: levelBucket, sub: "lifecycle", op: opDeleteBucketLifecycle},
+	{method: "DELETE", level: levelBucket, sub: "website", op: opDeleteBucketWebsite},
+	{method: "DELETE", level: levelBucket, sub: "tagging", op: opDeleteBucketTagging},
 	{method: "GET", level: levelBucket, sub: "list-type", op: opListObjectsV2},
+	{method: "GET", level: levelBucket, sub: "versions", op: opListObjectVersions},
 	{method: "GET", level: levelBucket, sub: "uploads", op: opMPListUploads},
 	{method: "GET", level: levelBucket, op: opListObjects},
 	{method: "HEAD", level: levelBucket, op: opHeadBucket},
@@ -108,6 +166,11 @@ var routes = []route{
 	{method: "POST", level: levelBucket, sub: "delete", op: opDeleteObjects},
 	{method: "POST", level: levelBucket, op: opPostObject}, // browser form upload, handlers_post.go
 
+	{method: "GET", level: levelObject, sub: "acl", op: opGetObjectACL},
+	{method: "PUT", level: levelObject, sub: "acl", op: opPutObjectACL},
+	{method: "PUT", level: levelObject, sub: "tagging", op: opPutObjectTagging},
+	{method: "GET", level: levelObject, sub: "tagging", op: opGetObjectTagging},
+	{method: "DELETE", level: levelObject, sub: "tagging", op: opDeleteObjectTagging},
 	{method: "PUT", level: levelObject, sub: "uploadId", header: "x-amz-copy-source", op: opMPPartCopy},
 	{method: "PUT", level: levelObject, sub: "uploadId", op: opMPPart},
 	{method: "POST", level: levelObject, sub: "uploads", op: opMPCreate},

@@ -41,6 +41,9 @@ type Server struct {
 	idPrefix uint32
 	idSeq    atomic.Uint64
 	closing  atomic.Bool
+
+	lnMu sync.Mutex                      // guards lns, and closing against Serve's check
+	lns  map[*onceCloseListener]struct{} // the listeners of running Serve calls
 }
 
 // New returns a Server for e. The engine stays the caller's: Shutdown does
@@ -99,7 +102,24 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.TLSConfig != nil {
 		ln = tls.NewListener(ln, s.cfg.TLSConfig)
 	}
-	err := s.srv.Serve(ln)
+	l := &onceCloseListener{Listener: ln}
+	s.lnMu.Lock()
+	if s.closing.Load() {
+		s.lnMu.Unlock()
+		l.Close()
+		return nil
+	}
+	if s.lns == nil {
+		s.lns = make(map[*onceCloseListener]struct{})
+	}
+	s.lns[l] = struct{}{}
+	s.lnMu.Unlock()
+	defer func() {
+		s.lnMu.Lock()
+		delete(s.lns, l)
+		s.lnMu.Unlock()
+	}()
+	err := s.srv.Serve(l)
 	if s.closing.Load() {
 		return nil
 	}
@@ -108,10 +128,33 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting connections, lets in-flight requests finish
 // (closing idle keep-alive connections), and returns when they have or
-// when ctx ends. The engine is left open.
+// when ctx ends. Serve calls on this Server then return nil, also one
+// that had not yet begun serving when Shutdown started. The engine is
+// left open.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Closing every listener together with setting closing, before
+	// fasthttp looks for listeners, means a Serve that has not yet
+	// handed its listener to fasthttp never accepts a connection.
+	s.lnMu.Lock()
 	s.closing.Store(true)
+	for l := range s.lns {
+		l.Close()
+	}
+	s.lnMu.Unlock()
 	return s.srv.ShutdownWithContext(ctx)
+}
+
+// onceCloseListener closes its listener once; later calls return nil, so
+// Shutdown and fasthttp may both close it.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
 
 // Handler returns the request handler, for embedding the facade in a

@@ -109,6 +109,36 @@ type listBucketResultV2 struct {
 	CommonPrefixes        []commonPrefix
 }
 
+// listVersionsResult is ListObjectVersions' answer (handlers_list.go).
+type listVersionsResult struct {
+	XMLName             xml.Name `xml:"ListVersionsResult"`
+	Xmlns               string   `xml:"xmlns,attr"`
+	Name                string
+	Prefix              string
+	KeyMarker           string
+	VersionIdMarker     string
+	NextKeyMarker       string `xml:",omitempty"`
+	NextVersionIdMarker string `xml:",omitempty"`
+	MaxKeys             int
+	Delimiter           string `xml:",omitempty"`
+	IsTruncated         bool
+	EncodingType        string       `xml:",omitempty"`
+	Versions            []versionXML `xml:"Version"`
+	CommonPrefixes      []commonPrefix
+}
+
+type versionXML struct {
+	Key               string
+	VersionId         string
+	IsLatest          bool
+	LastModified      string
+	ETag              string
+	Size              int64
+	Owner             *owner `xml:",omitempty"`
+	StorageClass      string
+	ChecksumAlgorithm string `xml:",omitempty"`
+}
+
 type deleteResult struct {
 	XMLName xml.Name `xml:"DeleteResult"`
 	Xmlns   string   `xml:"xmlns,attr"`
@@ -136,16 +166,22 @@ type copyObjectResult struct {
 	ChecksumSHA256    string `xml:",omitempty"`
 }
 
-// readXMLBody reads an XML request body of at most limit bytes through the
-// request's verified body reader, checks Content-MD5 and any
+// readXMLBody reads an XML request body of at most Config.MaxXMLBytes
+// through the request's verified body reader, checks Content-MD5 and any
 // x-amz-checksum-* header, and decodes it into v after a depth and
 // directive pre-scan. An empty body leaves v untouched and returns
 // (false, nil).
 func (s *Server) readXMLBody(r *request, v any) (bool, error) {
+	return s.readXMLBodyLimit(r, v, s.cfg.MaxXMLBytes)
+}
+
+// readXMLBodyLimit is readXMLBody for documents with a smaller bound of
+// their own: the body may hold at most min(bound, Config.MaxXMLBytes) bytes.
+func (s *Server) readXMLBodyLimit(r *request, v any, bound int) (bool, error) {
 	if err := r.setupChecksum(); err != nil {
 		return false, err
 	}
-	limit := int64(s.cfg.MaxXMLBytes)
+	limit := int64(min(bound, s.cfg.MaxXMLBytes))
 	if r.bodySize > limit {
 		return false, errorf(CodeMaxMessageLengthExceeded, "")
 	}

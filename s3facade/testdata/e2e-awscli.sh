@@ -84,8 +84,44 @@ awss3 s3api list-objects-v2 --bucket e2e --prefix tree/a/ --delimiter / --query 
 ok "s3api list-objects-v2"
 awss3 s3api get-bucket-location --bucket e2e >/dev/null || fail "get-bucket-location"
 ok "s3api get-bucket-location"
-awss3 s3api delete-objects --bucket e2e --delete '{"Objects":[{"Key":"api/obj"},{"Key":"api/copy"}]}' >/dev/null || fail "delete-objects"
+# Object tagging: a tag set on upload, replaced, counted and removed.
+awss3 s3api put-object --bucket e2e --key api/tagged --body "$work/tree/a/f1" --tagging 'team=a%20b&stage=raw' >/dev/null || fail "put-object --tagging"
+[ "$(awss3 s3api get-object-tagging --bucket e2e --key api/tagged --query 'TagSet[].[Key,Value]' --output text | tr '\t\n' '=;')" = "stage=raw;team=a b;" ] || fail "get-object-tagging after put-object --tagging"
+ok "s3api put-object --tagging and get-object-tagging"
+awss3 s3api put-object-tagging --bucket e2e --key api/obj --tagging 'TagSet=[{Key=project,Value=blue},{Key=owner,Value=ana}]' || fail "put-object-tagging"
+[ "$(awss3 s3api get-object-tagging --bucket e2e --key api/obj --query 'TagSet[].[Key,Value]' --output text | tr '\t\n' '=;')" = "owner=ana;project=blue;" ] || fail "get-object-tagging"
+awss3 s3api head-object --bucket e2e --key api/obj --query TagCount --output text | grep -qx 2 || fail "head-object TagCount"
+awss3 s3api delete-object-tagging --bucket e2e --key api/obj || fail "delete-object-tagging"
+[ -z "$(awss3 s3api get-object-tagging --bucket e2e --key api/obj --query 'TagSet[].Key' --output text)" ] || fail "tags left after delete-object-tagging"
+ok "s3api put-object-tagging, get-object-tagging, head-object TagCount, delete-object-tagging"
+if awss3 s3api put-object-tagging --bucket e2e --key api/obj --tagging 'TagSet=[{Key=aws:x,Value=1}]' 2>"$work/tagerr"; then fail "aws: tag key accepted"; fi
+grep -q InvalidTag "$work/tagerr" || fail "aws: tag key not refused with InvalidTag"
+ok "s3api put-object-tagging refuses a reserved key with InvalidTag"
+awss3 s3api delete-objects --bucket e2e --delete '{"Objects":[{"Key":"api/obj"},{"Key":"api/copy"},{"Key":"api/tagged"}]}' >/dev/null || fail "delete-objects"
 ok "s3api delete-objects"
+
+# ACLs are disabled as on an S3 bucket with BucketOwnerEnforced: reading
+# one shows the owner's FULL_CONTROL, a public ACL is refused and writes
+# nothing; settings never configured read as S3 reads them.
+awss3 s3api get-bucket-acl --bucket e2e --query 'Grants[0].[Grantee.Type,Permission]' --output text | grep -qP '^CanonicalUser\tFULL_CONTROL$' || fail "get-bucket-acl"
+ok "s3api get-bucket-acl"
+if awss3 s3 cp "$work/tree/a/f1" s3://e2e/acl/public --acl public-read 2>"$work/err" >/dev/null; then fail "cp --acl public-read succeeded"; fi
+grep -q AccessControlListNotSupported "$work/err" || fail "cp --acl public-read: $(cat "$work/err")"
+if awss3 s3api head-object --bucket e2e --key acl/public >/dev/null 2>&1; then fail "refused cp --acl public-read wrote the object"; fi
+ok "cp --acl public-read refused with AccessControlListNotSupported"
+awss3 s3 cp "$work/tree/a/f1" s3://e2e/acl/owner --acl bucket-owner-full-control >/dev/null || fail "cp --acl bucket-owner-full-control"
+awss3 s3api get-object-acl --bucket e2e --key acl/owner --query 'Grants[0].Permission' --output text | grep -qx FULL_CONTROL || fail "get-object-acl"
+ok "cp --acl bucket-owner-full-control, s3api get-object-acl"
+[ -z "$(awss3 s3api get-bucket-versioning --bucket e2e)" ] || fail "get-bucket-versioning printed something"
+ok "s3api get-bucket-versioning prints nothing"
+if awss3 s3api get-bucket-policy --bucket e2e 2>"$work/err" >/dev/null; then fail "get-bucket-policy succeeded"; fi
+grep -q NoSuchBucketPolicy "$work/err" || fail "get-bucket-policy: $(cat "$work/err")"
+awss3 s3api get-bucket-ownership-controls --bucket e2e --query 'OwnershipControls.Rules[0].ObjectOwnership' --output text | grep -qx BucketOwnerEnforced || fail "get-bucket-ownership-controls"
+ok "s3api get-bucket-policy (NoSuchBucketPolicy), get-bucket-ownership-controls"
+v=$(awss3 s3api list-object-versions --bucket e2e --prefix acl/ --query 'Versions[].[Key,VersionId,IsLatest]' --output text)
+[ "$v" = "$(printf 'acl/owner\tnull\tTrue')" ] || fail "list-object-versions: $v"
+ok "s3api list-object-versions (one null version per key)"
+awss3 s3 rm s3://e2e/acl/owner >/dev/null || fail "rm acl/owner"
 
 # Server-side encryption (issue 4): --sse AES256, aws:kms (default key and
 # a named one), aws:kms:dsse, --sse-c (over loopback HTTP: the server runs

@@ -157,6 +157,10 @@ type Object struct {
 
 	ChecksumAlgorithm string // additional checksum (CRC32, SHA256, …), if any
 	ChecksumValue     string // its base64 value as S3 returns it
+
+	// Tags are the object's tags (key, value), sorted by key. Records
+	// written before tags existed have no field 20 and decode with none.
+	Tags [][2]string
 }
 
 // Marshal appends the encoded record to dst.
@@ -173,10 +177,7 @@ func (r *Object) Marshal(dst []byte) []byte {
 	e.str(9, r.ContentLanguage)
 	e.str(10, r.Expires)
 	for _, kv := range r.UserMeta {
-		var m encoder
-		m.str(1, kv[0])
-		m.str(2, kv[1])
-		e.bytes(11, m.b)
+		e.bytes(11, pairField(kv))
 	}
 	e.int(12, r.StoredSize)
 	if r.Inline != nil {
@@ -194,7 +195,31 @@ func (r *Object) Marshal(dst []byte) []byte {
 	}
 	e.str(18, r.ChecksumAlgorithm)
 	e.str(19, r.ChecksumValue)
+	for _, kv := range r.Tags {
+		e.bytes(20, pairField(kv))
+	}
 	return e.b
+}
+
+// pairField encodes a (name, value) pair as a nested record: field 1 the
+// name, field 2 the value (absent when empty).
+func pairField(kv [2]string) []byte {
+	var m encoder
+	m.str(1, kv[0])
+	m.str(2, kv[1])
+	return m.b
+}
+
+// decodePair decodes a pairField.
+func decodePair(v []byte) ([2]string, error) {
+	m := decoder{b: v}
+	var kv [2]string
+	for t, x, ok := m.next(); ok; t, x, ok = m.next() {
+		if t == 1 || t == 2 {
+			kv[t-1] = string(x)
+		}
+	}
+	return kv, m.err
 }
 
 // Unmarshal decodes a record; the result does not alias b.
@@ -230,15 +255,9 @@ func (r *Object) Unmarshal(b []byte) error {
 		case 10:
 			r.Expires = string(v)
 		case 11:
-			m := decoder{b: v}
-			var kv [2]string
-			for t, x, ok := m.next(); ok; t, x, ok = m.next() {
-				if t == 1 || t == 2 {
-					kv[t-1] = string(x)
-				}
-			}
-			if m.err != nil {
-				return m.err
+			kv, err := decodePair(v)
+			if err != nil {
+				return err
 			}
 			r.UserMeta = append(r.UserMeta, kv)
 		case 12:
@@ -261,6 +280,12 @@ func (r *Object) Unmarshal(b []byte) error {
 			r.ChecksumAlgorithm = string(v)
 		case 19:
 			r.ChecksumValue = string(v)
+		case 20:
+			kv, err := decodePair(v)
+			if err != nil {
+				return err
+			}
+			r.Tags = append(r.Tags, kv)
 		}
 	}
 	if d.err != nil {
