@@ -104,7 +104,8 @@
 // read, BodyIdleTimeout the stall between two body reads,
 // WriteIdleTimeout the stall of a response write, IdleTimeout an idle
 // keep-alive connection. Expect: 100-continue is answered only after
-// authentication, so a refused upload is not read.
+// authentication and the header checks of PutObject (ACLs, storage
+// class, object lock), so a refused upload is not read.
 //
 // # Concurrency
 //

@@ -158,31 +158,53 @@ func TestExpectContinueRejectsBeforeBody(t *testing.T) {
 	if err := ts.e.CreateBucket(context.Background(), "exp"); err != nil {
 		t.Fatal(err)
 	}
-	s := ts.build(t, rawReq{method: "PUT", path: "/exp/big", kind: authHeaderUnsigned})
-	a := s.req.Header.Get("Authorization")
-	var hb strings.Builder
-	fmt.Fprintf(&hb, "PUT /exp/big HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n", ts.addr, int64(5)<<30)
-	for k, v := range s.req.Header {
-		if k == "Authorization" {
-			v = []string{flip(a, len(a)-3)}
+	// expectRefused sends the headers of s, declaring 5 GiB and Expect:
+	// 100-continue (with the signature damaged if tamper), and returns
+	// the first response: it must come without any body sent.
+	expectRefused := func(s *signed, tamper bool) (int, []byte) {
+		t.Helper()
+		a := s.req.Header.Get("Authorization")
+		var hb strings.Builder
+		fmt.Fprintf(&hb, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n", s.req.URL.Path, ts.addr, int64(5)<<30)
+		for k, v := range s.req.Header {
+			if k == "Authorization" && tamper {
+				v = []string{flip(a, len(a)-3)}
+			}
+			fmt.Fprintf(&hb, "%s: %s\r\n", k, v[0])
 		}
-		fmt.Fprintf(&hb, "%s: %s\r\n", k, v[0])
+		hb.WriteString("\r\n")
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, hb.String())
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
 	}
-	hb.WriteString("\r\n")
-	c, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
+	s := ts.build(t, rawReq{method: "PUT", path: "/exp/big", kind: authHeaderUnsigned})
+	if st, body := expectRefused(s, true); st != 403 || !bytes.Contains(body, []byte("SignatureDoesNotMatch")) {
+		t.Fatalf("got %d %s", st, body)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, hb.String())
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
+	// A well-signed upload asking for what Coffer refuses (a public ACL,
+	// object lock) is refused before its body too.
+	for h, code := range map[string]string{"X-Amz-Acl": "AccessControlListNotSupported", "X-Amz-Object-Lock-Mode": "NotImplemented"} {
+		v := "public-read"
+		if h == "X-Amz-Object-Lock-Mode" {
+			v = "GOVERNANCE"
+		}
+		s := ts.build(t, rawReq{method: "PUT", path: "/exp/refused", header: http.Header{h: {v}}, kind: authHeaderUnsigned})
+		if st, body := expectRefused(s, false); st == 100 || !bytes.Contains(body, []byte(code)) {
+			t.Fatalf("%s: got %d %s, want %s before the body", h, st, body, code)
+		}
 	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 403 || !bytes.Contains(body, []byte("SignatureDoesNotMatch")) {
-		t.Fatalf("got %d %s", resp.StatusCode, body)
+	if _, err := ts.e.HeadObject(context.Background(), "exp", "refused", nil); !errors.Is(err, engine.ErrObjectNotFound) {
+		t.Fatalf("a refused upload was stored: %v", err)
 	}
 	// A good Expect upload goes through.
 	good := ts.build(t, rawReq{method: "PUT", path: "/exp/ok", body: []byte("hello"), kind: authHeaderHashed})

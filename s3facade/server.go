@@ -270,7 +270,11 @@ func (s *Server) handle(r *request) (*response, error) {
 // S3 error and the connection is closed.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 	r := &request{s: s, ctx: ctx, id: s.newRequestID(), now: s.cfg.Now(), method: string(ctx.Method())}
-	_, err := s.check(r)
+	op, err := s.check(r)
+	if err == nil && op == opPutObject {
+		// Refusals that need only the headers come before the body.
+		err = rejectUnsupported(r)
+	}
 	r.release()
 	if err == nil {
 		return fasthttp.StatusContinue
