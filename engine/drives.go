@@ -81,7 +81,10 @@ type DriveState struct {
 	// is refilled by a background heal), "offline" (unreachable or missing
 	// at Open, or taken offline at run time after hanging or failing: a
 	// drive taken offline at run time is probed and comes back by itself,
-	// see Options.DriveTimeout; one offline since Open comes back at the
+	// see Options.DriveTimeout; so is a drive whose folder was missing at
+	// Open, once the folder appears with this store's identity at this
+	// position (its index replica, if it holds one, waits for the next
+	// Open); one unreachable at Open for another reason comes back at the
 	// next Open) or "refused" (it belongs to another store or another
 	// position, or it is an empty folder on the root file system while the
 	// store's drives are mounted elsewhere). Err says why a drive is not
@@ -96,7 +99,7 @@ var (
 	// errDriveMissing is the Err of a drive whose folder does not exist
 	// while other drives carry the store.
 	errDriveMissing = errors.New("engine: drive folder does not exist (drive not mounted?); it is not created: " +
-		"mount the drive, or create the folder empty to have it refilled, and reopen")
+		"mount the drive (it is taken back and healed when it appears), or create the folder empty and reopen to have it refilled")
 	// errDriveOnRoot is the Err of a drive refused as an unmounted mount
 	// point.
 	errDriveOnRoot = errors.New("engine: drive folder has no identity and lies on the root file system while the " +
@@ -322,16 +325,47 @@ func (e *Engine) Layout() Layout {
 	return Layout{DataShards: o.DataShards, ParityShards: o.ParityShards, BlockSize: o.BlockSize, IndexReplicas: indexReplicas(o)}
 }
 
-// Drives reports the state of every drive: as Open found it, and offline
-// for a drive taken offline at run time.
+// Drives reports the state of every drive: as Open found it, offline for
+// a drive taken offline at run time, and online for a drive missing at
+// Open that has since been mounted.
 func (e *Engine) Drives() []DriveState {
 	out := append([]DriveState(nil), e.drives...)
 	for i := range out {
-		if st := out[i].State; (st == "online" || st == "new") && e.store != nil && !e.store.DriveOnline(i) {
+		switch {
+		case e.arrived(i):
+			out[i].State, out[i].Err = "online", nil
+		case (out[i].State == "online" || out[i].State == "new") && e.store != nil && !e.store.DriveOnline(i):
 			out[i].State, out[i].Err = "offline", errDriveDown
 		}
 	}
 	return out
+}
+
+// arrived reports whether drive i, missing at Open, has been admitted
+// since (admitDrive) and is in use.
+func (e *Engine) arrived(i int) bool {
+	return e.store != nil && e.drives[i].State == "offline" && errors.Is(e.drives[i].Err, errDriveMissing) && e.store.DriveOnline(i)
+}
+
+// admitDrive is the shard store's question about drive i, missing at
+// Open: is the folder there now, and does it carry this store's identity
+// at this position? Only then is anything on it touched. An empty folder
+// is not admitted: that may be a mount point whose drive is still absent
+// (the next Open decides about it).
+func (e *Engine) admitDrive(i int) error {
+	v, err := readSmallFile(e, filepath.Join(e.opts.Drives[i], driveIDFile))
+	if err != nil {
+		return err
+	}
+	var id driveIdentity
+	if err := json.Unmarshal(v, &id); err != nil {
+		return fmt.Errorf("engine: unreadable drive identity: %w", err)
+	}
+	if id.Store != e.storeID || id.Index != i {
+		return fmt.Errorf("engine: the drive at %s is drive %d of store %s, not drive %d of %s", e.opts.Drives[i], id.Index, id.Store, i, e.storeID)
+	}
+	e.log.Info("a drive missing at open has arrived; healing what it missed", "drive", e.opts.Drives[i])
+	return nil
 }
 
 // usableDrives returns the paths of the drives the engine may read and
@@ -339,7 +373,7 @@ func (e *Engine) Drives() []DriveState {
 func (e *Engine) usableDrives() []string {
 	var out []string
 	for i, d := range e.opts.Drives {
-		if st := e.drives[i].State; (st == "online" || st == "new") && (e.store == nil || e.store.DriveOnline(i)) {
+		if st := e.drives[i].State; (st == "online" || st == "new") && (e.store == nil || e.store.DriveOnline(i)) || e.arrived(i) {
 			out = append(out, d)
 		}
 	}

@@ -102,6 +102,14 @@ func Open(dir string, opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A drive folder missing from an existing store may be a drive not
+	// mounted yet: the shard store probes for it (admitDrive), the rest
+	// of the engine leaves it alone until the next Open.
+	refused, absent := make([]bool, len(offline)), make([]bool, len(offline))
+	for i := range offline {
+		absent[i] = errors.Is(e.drives[i].Err, errDriveMissing)
+		refused[i] = offline[i] && !absent[i]
+	}
 	for i, d := range o.Drives {
 		if offline[i] {
 			continue
@@ -128,7 +136,9 @@ func Open(dir string, opts *Options) (*Engine, error) {
 		OnDamage: func(id chunkstore.ID, shard, drive int, err error) {
 			e.queueHeal(id)
 		},
-		Offline:       offline,
+		Offline:       refused,
+		Absent:        absent,
+		Admit:         e.admitDrive,
 		DriveTimeout:  o.DriveTimeout,
 		BytesPerSync:  o.BytesPerSync,
 		ProbeInterval: o.DriveProbeInterval,

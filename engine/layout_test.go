@@ -285,6 +285,89 @@ func TestMissingDriveNotRecreated(t *testing.T) {
 	}
 }
 
+// TestMissingDriveArrives: a drive folder missing at Open (a drive not
+// mounted yet) is taken in while the store runs once it appears with this
+// store's identity at its position, and healed with what it missed. An
+// empty folder, or another drive's identity, at its path is not: nothing
+// there is touched.
+func TestMissingDriveArrives(t *testing.T) {
+	o := &Options{Drives: drives(t, 6), DataShards: 4, ParityShards: 2, BlockSize: 64 << 10, InlineThreshold: 1024}
+	e := open(t, o)
+	mustBucket(t, e, "bkt")
+	before := payload(11, 3*o.BlockSize+5)
+	put(t, e, "bkt", "before", before)
+	e.Close()
+
+	const late = 4 // holds shards only; drives 0-2 hold the index
+	away := o.Drives[late] + ".away"
+	if err := os.Rename(o.Drives[late], away); err != nil {
+		t.Fatal(err)
+	}
+	e = open(t, &Options{Drives: o.Drives, DriveProbeInterval: 10 * time.Millisecond})
+	defer e.Close()
+	if d := e.Drives()[late]; d.State != "offline" || !errors.Is(d.Err, errDriveMissing) {
+		t.Fatalf("missing drive: %+v", d)
+	}
+	during := payload(12, 4*o.BlockSize+1)
+	put(t, e, "bkt", "during", during)
+
+	// Not this drive: an empty folder (an unmounted mount point), then
+	// drive 3's identity. Neither is taken in or written to.
+	if err := os.Mkdir(o.Drives[late], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	id3, err := os.ReadFile(filepath.Join(o.Drives[3], driveIDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(o.Drives[late], driveIDFile), id3, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if d := e.Drives()[late]; d.State != "offline" {
+		t.Fatalf("a folder with drive 3's identity at drive %d's path was taken in: %+v", late, d)
+	}
+	if names, _ := os.ReadDir(o.Drives[late]); len(names) != 1 {
+		t.Fatalf("the engine wrote into a folder it did not recognise: %v", names)
+	}
+	if err := os.RemoveAll(o.Drives[late]); err != nil {
+		t.Fatal(err)
+	}
+
+	// The drive is mounted: it is taken in and gets what it missed.
+	if err := os.Rename(away, o.Drives[late]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for e.Drives()[late].State != "online" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the drive was not taken in: %+v", e.Drives()[late])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for e.Stats().ShardsHealed == 0 || hasHealFiles(t, o.Drives[late]) {
+		if time.Now().After(deadline) {
+			t.Fatal("the arrived drive was not healed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	// With two other drives' shards gone, reads need the arrived one.
+	for _, i := range []int{0, 5} {
+		if err := os.RemoveAll(filepath.Join(o.Drives[i], "shards")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, want := range map[string][]byte{"before": before, "during": during} {
+		if got, err := get(t, e, "bkt", k, nil); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("read %s with drives 0 and 5 gone: %v", k, err)
+		}
+	}
+}
+
 func hasHealFiles(t *testing.T, drive string) bool {
 	for _, f := range shardFiles(t, drive) {
 		if strings.HasSuffix(f, ".heal") {

@@ -83,3 +83,6 @@ func corruptf(format string, args ...any) error {
 
 // errRefused marks a drive its owner refused through Options.Offline.
 var errRefused = errors.New("chunkstore: drive refused by its owner")
+
+// errAbsent marks a drive missing at Open (Options.Absent).
+var errAbsent = errors.New("chunkstore: drive absent")

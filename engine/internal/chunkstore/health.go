@@ -152,8 +152,15 @@ func (s *Store) watchWriters() {
 func (s *Store) probe(d int) {
 	h := &s.drives[d].health
 	done := make(chan error, 1)
+	absent := s.drives[d].absent.Load()
 	go func() {
-		err := s.probeOnce(d)
+		var err error
+		if absent {
+			err = s.admit(d)
+		}
+		if err == nil {
+			err = s.probeOnce(d)
+		}
 		if noSpace(err) {
 			err = nil // a full drive answers: it is alive
 		}
@@ -169,10 +176,15 @@ func (s *Store) probe(d int) {
 	case err := <-done:
 		h.probing.Store(false)
 		if err != nil {
-			s.log.Warn("chunkstore: offline drive still failing", "drive", d, "err", err)
+			if absent {
+				s.log.Debug("chunkstore: absent drive not there yet", "drive", d, "err", err)
+			} else {
+				s.log.Warn("chunkstore: offline drive still failing", "drive", d, "err", err)
+			}
 			return
 		}
 		h.errs.Store(0)
+		s.drives[d].absent.Store(false)
 		if h.down.CompareAndSwap(true, false) {
 			s.log.Info("chunkstore: drive back online", "drive", d, "path", s.drives[d].root)
 			if s.opts.OnDriveState != nil {
@@ -191,6 +203,19 @@ func (s *Store) probe(d int) {
 			h.probing.Store(false)
 		}()
 	}
+}
+
+// admit decides whether absent drive d has arrived: its owner's Admit
+// must recognise it before anything on it is touched; it is then prepared
+// as Open prepares drives.
+func (s *Store) admit(d int) error {
+	if s.opts.Admit == nil {
+		return errAbsent
+	}
+	if err := s.opts.Admit(d); err != nil {
+		return err
+	}
+	return s.prepareDrive(&s.drives[d])
 }
 
 // probeOnce writes, syncs, reads back and removes a small file in the

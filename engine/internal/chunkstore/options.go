@@ -84,6 +84,17 @@ type Options struct {
 	// them as offline and never touches them.
 	Offline []bool
 
+	// Absent, if set (len(Drives) entries), marks drives missing at Open
+	// (a drive not mounted yet, say) that may still come: they start
+	// offline, are not prepared or counted towards the drives Open needs,
+	// and are probed like drives taken offline at run time. A probe first
+	// asks Admit, and touches the drive only when Admit returns nil (the
+	// owner found its own identity there); the drive is then prepared and
+	// probed, and comes online (OnDriveState) when that succeeds. Without
+	// Admit an absent drive is never touched. Offline wins over Absent.
+	Absent []bool
+	Admit  func(drive int) error
+
 	// DriveTimeout bounds one operation on one drive: reading a block,
 	// handing a block to a shard file, finishing (syncing) a shard file. A
 	// read or write that waits longer goes on without that shard, and the
@@ -123,6 +134,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Offline != nil && len(o.Offline) != len(o.Drives) {
 		bad("Offline has %d entries for %d drives", len(o.Offline), len(o.Drives))
+	}
+	if o.Absent != nil && len(o.Absent) != len(o.Drives) {
+		bad("Absent has %d entries for %d drives", len(o.Absent), len(o.Drives))
 	}
 	if len(o.Drives) > MaxDrives {
 		bad("%d drives, at most %d", len(o.Drives), MaxDrives)

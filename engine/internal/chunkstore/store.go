@@ -33,11 +33,13 @@ type Store struct {
 }
 
 // drive is one drive root. online is decided at Open; health changes at
-// run time (health.go).
+// run time (health.go). An absent drive (Options.Absent) is online but
+// down until a probe admits it.
 type drive struct {
 	root      string
 	shardsDir string
 	online    bool
+	absent    atomic.Bool
 	health    health
 }
 
@@ -79,6 +81,10 @@ func Open(o Options) (*Store, error) {
 			prepErrs[i] = errRefused
 			continue
 		}
+		if o.Absent != nil && o.Absent[i] {
+			prepErrs[i] = errAbsent
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -89,6 +95,14 @@ func Open(o Options) (*Store, error) {
 	online := 0
 	var errs []error
 	for i, err := range prepErrs {
+		if err == errAbsent {
+			d := &s.drives[i]
+			d.online = true
+			d.absent.Store(true)
+			d.health.down.Store(true)
+			s.log.Warn("chunkstore: drive absent; probing for it", "drive", i, "path", o.Drives[i])
+			continue
+		}
 		if err != nil {
 			s.log.Warn("chunkstore: drive offline", "drive", i, "path", o.Drives[i], "err", err)
 			errs = append(errs, &ShardError{Drive: i, Shard: -1, Err: err})
