@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -353,6 +354,18 @@ func TestBucketSettingsNeverConfigured(t *testing.T) {
 	for code, get := range notFound {
 		wantErr(t, "GET "+code, get(b), strings.TrimSuffix(code, " (status)"), 404)
 		wantErr(t, "GET "+code+" of a missing bucket", get(aws.String("nobucket")), "NoSuchBucket", 404)
+	}
+	// The error body names the bucket, as S3's does.
+	pol := ts.build(t, rawReq{method: "GET", path: "/cfg", query: url.Values{"policy": {""}}, kind: authHeaderUnsigned})
+	pol.req.Body = http.NoBody
+	resp, err := ts.httpClient().Do(pol.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "<BucketName>cfg</BucketName>") {
+		t.Fatalf("GetBucketPolicy error body: %d %s", resp.StatusCode, body)
 	}
 	_, err = c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("nobucket")})
 	wantErr(t, "GetBucketVersioning of a missing bucket", err, "NoSuchBucket", 404)

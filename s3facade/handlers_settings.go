@@ -73,7 +73,9 @@ func settingNotFound(code ErrorCode) handlerFunc {
 		if err := s.bucketExists(r); err != nil {
 			return nil, err
 		}
-		return nil, errorf(code, "")
+		e := errorf(code, "")
+		e.extra = [][2]string{{"BucketName", r.t.bucket}}
+		return nil, e
 	}
 }
 
