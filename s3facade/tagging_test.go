@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -305,14 +304,8 @@ func TestTaggingInvalidTags(t *testing.T) {
 // the decoded error (if any) with its extra elements.
 func rawTagging(t *testing.T, ts *testServer, method, path string, query url.Values, header http.Header, body []byte) (int, map[string]string, []byte) {
 	t.Helper()
-	s := ts.build(t, rawReq{method: method, path: path, query: query, header: header, body: body})
-	s.req.Body = io.NopCloser(bytes.NewReader(s.body))
-	resp, err := ts.httpClient().Do(s.req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, resp := ts.rawSend(t, method, path, query, header, body)
+	b := []byte(resp)
 	fields := map[string]string{}
 	d := xml.NewDecoder(bytes.NewReader(b))
 	var name string
@@ -332,7 +325,7 @@ func rawTagging(t *testing.T, ts *testServer, method, path string, query url.Val
 			name = ""
 		}
 	}
-	return resp.StatusCode, fields, b
+	return status, fields, b
 }
 
 func TestTaggingWire(t *testing.T) {
