@@ -336,7 +336,8 @@ func recordInfo(bucket, key string, rec *index.Object) ObjectInfo {
 }
 
 // HeadObject returns an object's information, applying the conditions of
-// opts (ErrPreconditionFailed, ErrNotModified).
+// opts (ErrPreconditionFailed, ErrNotModified). With ErrNotModified the
+// information is returned too, for the validators of a 304.
 func (e *Engine) HeadObject(ctx context.Context, bucket, key string, opts *GetOptions) (ObjectInfo, error) {
 	if opts == nil {
 		opts = &GetOptions{}

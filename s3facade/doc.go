@@ -39,7 +39,8 @@
 // and the other settings) but not delete it or change its configuration; everyone else gets AccessDenied (403,
 // no body on HEAD) on every operation, copy sources included, and does
 // not see the bucket in ListBuckets. CreateBucket of a taken name answers
-// BucketAlreadyOwnedByYou to its owner and BucketAlreadyExists to others.
+// BucketAlreadyExists to others and, to its owner, 200 (changing nothing)
+// in us-east-1 and BucketAlreadyOwnedByYou in other regions, as S3 does.
 // Listings show the bucket's owner as the owner of its objects (S3's
 // BucketOwnerEnforced), and x-amz-expected-bucket-owner (and
 // x-amz-source-expected-bucket-owner) are compared with it. Root and

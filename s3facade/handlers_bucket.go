@@ -104,13 +104,16 @@ func (s *Server) createBucket(r *request) (*response, error) {
 	u := r.auth.user
 	err := s.e.CreateBucketWithOptions(context.Background(), name, &engine.BucketOptions{Owner: u.ID})
 	if errors.Is(err, engine.ErrBucketExists) {
-		// S3's answer depends on who owns the name.
-		if info, herr := s.e.HeadBucket(context.Background(), name); herr == nil && u.owns(info.Owner) {
+		// S3's answer depends on who owns the name, and for the owner on
+		// the region: us-east-1 keeps a legacy 200 that changes nothing.
+		info, herr := s.e.HeadBucket(context.Background(), name)
+		switch {
+		case herr != nil || !u.owns(info.Owner):
+			return nil, wrapErr(CodeBucketAlreadyExists, "", err)
+		case s.cfg.Region != "us-east-1":
 			return nil, wrapErr(CodeBucketAlreadyOwnedByYou, "", err)
 		}
-		return nil, wrapErr(CodeBucketAlreadyExists, "", err)
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, err
 	}
 	resp := &response{}

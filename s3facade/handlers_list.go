@@ -127,8 +127,12 @@ func (s *Server) listObjectsV2(r *request) (*response, error) {
 	q := r.t.query
 	startAfter := q.Get("start-after")
 	after := startAfter
-	token := q.Get("continuation-token")
+	// An empty token is no token: S3 lists from the start and echoes it.
+	var echo *string
 	if q.Has("continuation-token") {
+		echo = new(q.Get("continuation-token"))
+	}
+	if token := q.Get("continuation-token"); token != "" {
 		k, err := decodeToken(token)
 		if err != nil {
 			return nil, err
@@ -140,7 +144,7 @@ func (s *Server) listObjectsV2(r *request) (*response, error) {
 		return nil, err
 	}
 	out := &listBucketResultV2{Xmlns: s3Namespace, Name: r.t.bucket, Prefix: p.enc(p.prefix), Delimiter: p.enc(p.delimiter),
-		MaxKeys: p.maxKeys, IsTruncated: res.IsTruncated, ContinuationToken: token, StartAfter: p.enc(startAfter)}
+		MaxKeys: p.maxKeys, IsTruncated: res.IsTruncated, ContinuationToken: echo, StartAfter: p.enc(startAfter)}
 	if p.urlEncode {
 		out.EncodingType = "url"
 	}

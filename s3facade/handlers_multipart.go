@@ -191,6 +191,9 @@ func (s *Server) uploadPart(r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := requireLength(r); err != nil {
+		return nil, err
+	}
 	if r.bodySize > engine.MaxPutPartSize {
 		return nil, errorf(CodeEntityTooLarge, "")
 	}

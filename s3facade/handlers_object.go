@@ -1,9 +1,11 @@
 package s3facade
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,9 @@ func (s *Server) putObject(r *request) (*response, error) {
 	}
 	if r.bodySize > engine.MaxPutPartSize {
 		return nil, errorf(CodeEntityTooLarge, "")
+	}
+	if err := requireLength(r); err != nil {
+		return nil, err
 	}
 	sse, err := parseWriteSSE(r, opPut)
 	if err != nil {
@@ -78,6 +83,26 @@ func (s *Server) putObject(r *request) (*response, error) {
 		resp.set("X-Amz-Checksum-Type", "FULL_OBJECT")
 	}
 	return resp, nil
+}
+
+// requireLength answers MissingContentLength for a body framed by neither
+// Content-Length nor Transfer-Encoding, which S3 refuses rather than
+// storing an empty object. fasthttp reports such a body as Content-Length
+// 0, so the headers as received are looked at.
+func requireLength(r *request) error {
+	for raw := r.ctx.Request.Header.RawHeaders(); len(raw) > 0; {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte("\n"))
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		if bytes.EqualFold(name, []byte("Content-Length")) || bytes.EqualFold(name, []byte("Transfer-Encoding")) {
+			return nil
+		}
+	}
+	return errorf(CodeMissingContentLength, "")
 }
 
 // readOptions parses the conditional and Range headers of GET and HEAD.
@@ -135,7 +160,7 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 	var off, n int64
 	if head && opts.PartNumber == 0 {
 		if info, err = s.e.HeadObject(context.Background(), r.t.bucket, r.t.key, opts); err != nil {
-			return nil, err
+			return notModified(&info, err)
 		}
 		off, n = 0, info.Size
 		if opts.Range != nil {
@@ -146,6 +171,12 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 		resp.noBody = true
 	} else {
 		obj, err := s.e.GetObject(context.Background(), r.t.bucket, r.t.key, opts)
+		if errors.Is(err, engine.ErrNotModified) {
+			// The 304 carries the validators; HeadObject answers them
+			// with the same verdict from one lookup.
+			info, err := s.e.HeadObject(context.Background(), r.t.bucket, r.t.key, opts)
+			return notModified(&info, err)
+		}
 		if err != nil {
 			return nil, s.partNumberError(r, opts, err)
 		}
@@ -184,6 +215,23 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 			resp.set(o[1], v)
 		}
 	}
+	return resp, nil
+}
+
+// notModified turns ErrNotModified into S3's 304: no body, with the
+// object's ETag and Last-Modified as RFC 9110 asks. Any other outcome of
+// the read (err nil included, when the object changed in between) is
+// returned as the error it is, or as ErrNotModified without validators.
+func notModified(info *engine.ObjectInfo, err error) (*response, error) {
+	if !errors.Is(err, engine.ErrNotModified) {
+		if err == nil {
+			err = engine.ErrNotModified
+		}
+		return nil, err
+	}
+	resp := &response{status: 304, noBody: true}
+	resp.set("ETag", `"`+info.ETag+`"`)
+	resp.set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	return resp, nil
 }
 

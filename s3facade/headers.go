@@ -161,11 +161,15 @@ func parseSSE(r *request) error {
 	return nil
 }
 
-// contentMD5 decodes Content-MD5.
+// contentMD5 decodes Content-MD5. A header sent empty is InvalidDigest,
+// as S3 answers; an absent one asks for no check.
 func contentMD5(r *request) ([]byte, error) {
 	v := r.header("Content-Md5")
 	if v == "" {
-		return nil, nil
+		if len(r.ctx.Request.Header.PeekAll("Content-Md5")) == 0 {
+			return nil, nil
+		}
+		return nil, errorf(CodeInvalidDigest, "")
 	}
 	b, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(b) != md5.Size {

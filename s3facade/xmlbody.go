@@ -101,10 +101,10 @@ type listBucketResultV2 struct {
 	MaxKeys               int
 	KeyCount              int
 	IsTruncated           bool
-	EncodingType          string `xml:",omitempty"`
-	ContinuationToken     string `xml:",omitempty"`
-	NextContinuationToken string `xml:",omitempty"`
-	StartAfter            string `xml:",omitempty"`
+	EncodingType          string  `xml:",omitempty"`
+	ContinuationToken     *string `xml:",omitempty"` // echoed when sent, even empty
+	NextContinuationToken string  `xml:",omitempty"`
+	StartAfter            string  `xml:",omitempty"`
 	Contents              []objectXML
 	CommonPrefixes        []commonPrefix
 }

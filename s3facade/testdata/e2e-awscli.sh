@@ -46,6 +46,7 @@ ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -n 50 "$work/server.log"; exit 1; }
 
 awss3 s3 mb s3://e2e >/dev/null || fail "mb"
+awss3 s3 mb s3://e2e >/dev/null || fail "mb of one's own bucket again (S3 in us-east-1: 200)"
 ok "mb"
 
 head -c $((100 << 20)) /dev/urandom >"$work/big.bin"
