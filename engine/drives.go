@@ -364,7 +364,6 @@ func (e *Engine) admitDrive(i int) error {
 	if id.Store != e.storeID || id.Index != i {
 		return fmt.Errorf("engine: the drive at %s is drive %d of store %s, not drive %d of %s", e.opts.Drives[i], id.Index, id.Store, i, e.storeID)
 	}
-	e.log.Info("a drive missing at open has arrived; healing what it missed", "drive", e.opts.Drives[i])
 	return nil
 }
 

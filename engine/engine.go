@@ -401,7 +401,10 @@ func (e *Engine) requestRefill() {
 // meanwhile: heal everything.
 func (e *Engine) driveStateChanged(drive int, online bool, err error) {
 	if online {
-		e.log.Info("drive back online; healing what it missed", "drive", e.opts.Drives[drive])
+		e.log.Info("drive online again (or arrived after open); healing what it missed", "drive", e.opts.Drives[drive])
+		// Shards of objects removed while it was away are still on it:
+		// closing dirty has the next Open collect them.
+		e.dirty.Store(true)
 		e.requestRefill()
 		return
 	}

@@ -2,12 +2,15 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,8 +306,22 @@ func TestMissingDriveArrives(t *testing.T) {
 	if err := os.Rename(o.Drives[late], away); err != nil {
 		t.Fatal(err)
 	}
-	e = open(t, &Options{Drives: o.Drives, DriveProbeInterval: 10 * time.Millisecond})
+	refusals := &countRecords{msg: "chunkstore: absent drive not there yet"}
+	e = open(t, &Options{Drives: o.Drives, DriveProbeInterval: 10 * time.Millisecond, Logger: slog.New(refusals)})
 	defer e.Close()
+	// probed waits until the absent drive has been probed (and refused)
+	// twice more, so a check after it saw a probe run.
+	probed := func() {
+		t.Helper()
+		want := refusals.n.Load() + 2
+		deadline := time.Now().Add(20 * time.Second)
+		for refusals.n.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatal("the absent drive is not probed")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	if d := e.Drives()[late]; d.State != "offline" || !errors.Is(d.Err, errDriveMissing) {
 		t.Fatalf("missing drive: %+v", d)
 	}
@@ -316,7 +333,7 @@ func TestMissingDriveArrives(t *testing.T) {
 	if err := os.Mkdir(o.Drives[late], 0o755); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	probed()
 	id3, err := os.ReadFile(filepath.Join(o.Drives[3], driveIDFile))
 	if err != nil {
 		t.Fatal(err)
@@ -324,7 +341,7 @@ func TestMissingDriveArrives(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(o.Drives[late], driveIDFile), id3, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	probed()
 	if d := e.Drives()[late]; d.State != "offline" {
 		t.Fatalf("a folder with drive 3's identity at drive %d's path was taken in: %+v", late, d)
 	}
@@ -367,6 +384,22 @@ func TestMissingDriveArrives(t *testing.T) {
 		}
 	}
 }
+
+// countRecords is a slog handler counting the records with message msg.
+type countRecords struct {
+	msg string
+	n   atomic.Int64
+}
+
+func (c *countRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (c *countRecords) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c *countRecords) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *countRecords) WithGroup(string) slog.Handler      { return c }
 
 func hasHealFiles(t *testing.T, drive string) bool {
 	for _, f := range shardFiles(t, drive) {

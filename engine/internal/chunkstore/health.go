@@ -154,13 +154,13 @@ func (s *Store) probe(d int) {
 	done := make(chan error, 1)
 	absent := s.drives[d].absent.Load()
 	go func() {
-		var err error
 		if absent {
-			err = s.admit(d)
+			if err := s.admit(d); err != nil {
+				done <- err
+				return
+			}
 		}
-		if err == nil {
-			err = s.probeOnce(d)
-		}
+		err := s.probeOnce(d)
 		if noSpace(err) {
 			err = nil // a full drive answers: it is alive
 		}
@@ -206,8 +206,12 @@ func (s *Store) probe(d int) {
 }
 
 // admit decides whether absent drive d has arrived: its owner's Admit
-// must recognise it before anything on it is touched; it is then prepared
-// as Open prepares drives.
+// must recognise it before anything on it is touched, and it must have
+// been prepared by an earlier Open (its shards folder and every fan-out
+// folder exist). Nothing is created here: were the mount to vanish
+// between the checks, creating folders would put them on the file system
+// beneath, and heals after them. A drive with its identity but not
+// prepared waits for the next Open.
 func (s *Store) admit(d int) error {
 	if s.opts.Admit == nil {
 		return errAbsent
@@ -215,7 +219,20 @@ func (s *Store) admit(d int) error {
 	if err := s.opts.Admit(d); err != nil {
 		return err
 	}
-	return s.prepareDrive(&s.drives[d])
+	names, err := s.fs.List(s.drives[d].shardsDir)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n] = true
+	}
+	for b := range 256 {
+		if !have[fmt.Sprintf("%02x", b)] {
+			return fmt.Errorf("chunkstore: drive %d carries its identity but was never prepared (no %s/%02x); it joins at the next Open", d, s.drives[d].shardsDir, b)
+		}
+	}
+	return nil
 }
 
 // probeOnce writes, syncs, reads back and removes a small file in the

@@ -349,6 +349,68 @@ func TestProbeWithoutDeadline(t *testing.T) {
 	ev.waitEvent(t, "1:true")
 }
 
+// TestAbsentDrive: a drive absent at Open is not prepared or counted;
+// probes ask Admit first and create nothing: refused, or admitted while
+// the drive was never prepared, nothing appears at its path; admitted and
+// prepared (by an earlier Open), it comes online.
+func TestAbsentDrive(t *testing.T) {
+	mem := vfs.NewMem()
+	drives := []string{"/d0", "/d1", "/d2"}
+	var admit atomic.Int32 // 0 refuse, 1 admit
+	var asked atomic.Int32
+	ev := &driveEvents{ch: make(chan string, 16)}
+	o := Options{FS: mem, Drives: drives, DataShards: 2, ParityShards: 1, NoSync: true, ProbeInterval: 5 * time.Millisecond,
+		Absent: []bool{false, false, true}, OnDriveState: ev.hook,
+		Admit: func(d int) error {
+			asked.Add(1)
+			if d != 2 || admit.Load() == 0 {
+				return errors.New("not this store's drive")
+			}
+			return nil
+		}}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitAsked := func() {
+		t.Helper()
+		want := asked.Load() + 2
+		deadline := time.Now().Add(10 * time.Second)
+		for asked.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatal("the absent drive is not probed")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitAsked()
+	if s.DriveOnline(2) {
+		t.Fatal("a refused absent drive is online")
+	}
+	if _, err := mem.Stat("/d2"); err == nil {
+		t.Fatal("probing an absent drive created its folder")
+	}
+	// Admitted, but never prepared (a folder with only an identity).
+	if err := mem.MkdirAll("/d2", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	admit.Store(1)
+	waitAsked()
+	if names, _ := mem.List("/d2"); s.DriveOnline(2) || len(names) != 0 {
+		t.Fatalf("an unprepared drive: online %v, contents %v", s.DriveOnline(2), names)
+	}
+	// Prepared by an earlier Open: it comes online.
+	prep := &Store{fs: mem, opts: Options{NoSync: true}}
+	if err := prep.prepareDrive(&drive{root: "/d2", shardsDir: "/d2/shards"}); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitEvent(t, "2:true")
+	if !s.DriveOnline(2) {
+		t.Fatal("the admitted drive is not online")
+	}
+}
+
 // TestRefuseStopsWritesInFlight: once Options.Refuse says so, a stream
 // being written fails with ErrNoSpace (ENOSPC) and leaves no file.
 func TestRefuseStopsWritesInFlight(t *testing.T) {
