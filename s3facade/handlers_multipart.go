@@ -3,7 +3,6 @@ package s3facade
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/xml"
@@ -366,14 +365,8 @@ func readCompleteBody(r *request, v *completeMultipartUpload) error {
 	if len(buf) > maxCompleteXML {
 		return errorf(CodeMaxMessageLengthExceeded, "")
 	}
-	if md5h := r.header("Content-Md5"); md5h != "" {
-		want, err := base64.StdEncoding.DecodeString(md5h)
-		if err != nil || len(want) != md5.Size {
-			return errorf(CodeInvalidDigest, "")
-		}
-		if got := md5.Sum(buf); !bytes.Equal(got[:], want) {
-			return errorf(CodeBadDigest, "The Content-MD5 you specified did not match what we received.")
-		}
+	if err := checkBodyMD5(r, buf); err != nil {
+		return err
 	}
 	if len(bytes.TrimSpace(buf)) == 0 {
 		return errorf(CodeMalformedXML, "")

@@ -90,6 +90,12 @@ func (s *Server) putObject(r *request) (*response, error) {
 // storing an empty object. fasthttp reports such a body as Content-Length
 // 0, so the headers as received are looked at.
 func requireLength(r *request) error {
+	// Above 0 the header was there; -1 is a chunked body. Only 0 (sent,
+	// or made up by fasthttp for a body with no framing at all, or with a
+	// Transfer-Encoding other than chunked) needs the raw headers.
+	if r.ctx.Request.Header.ContentLength() != 0 {
+		return nil
+	}
 	for raw := r.ctx.Request.Header.RawHeaders(); len(raw) > 0; {
 		var line []byte
 		line, raw, _ = bytes.Cut(raw, []byte("\n"))
@@ -98,7 +104,7 @@ func requireLength(r *request) error {
 			continue
 		}
 		name = bytes.TrimSpace(name)
-		if bytes.EqualFold(name, []byte("Content-Length")) || bytes.EqualFold(name, []byte("Transfer-Encoding")) {
+		if bytes.EqualFold(name, []byte("Content-Length")) {
 			return nil
 		}
 	}

@@ -1,6 +1,7 @@
 package s3facade
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"net/http"
@@ -176,6 +177,19 @@ func contentMD5(r *request) ([]byte, error) {
 		return nil, errorf(CodeInvalidDigest, "")
 	}
 	return b, nil
+}
+
+// checkBodyMD5 verifies a body read whole (an XML request) against
+// Content-MD5, when the request has one (see contentMD5).
+func checkBodyMD5(r *request, body []byte) error {
+	want, err := contentMD5(r)
+	if err != nil || want == nil {
+		return err
+	}
+	if got := md5.Sum(body); !bytes.Equal(got[:], want) {
+		return errorf(CodeBadDigest, "The Content-MD5 you specified did not match what we received.")
+	}
+	return nil
 }
 
 // conditions reads If-Match, If-None-Match, If-Modified-Since and

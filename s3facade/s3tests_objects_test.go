@@ -392,6 +392,7 @@ func TestS3TestsObjectCreateBadContentLength(t *testing.T) {
 		{"empty", "Content-Length: \r\n", "bar", false, 400, ""},
 		{"negative", "Content-Length: -1\r\n", "bar", false, 400, ""},
 		{"none", "", "", false, 411, "MissingContentLength"},
+		{"none, Transfer-Encoding identity", "Transfer-Encoding: identity\r\n", "", false, 411, "MissingContentLength"},
 		{"mismatch above", "Content-Length: 4\r\n", "bar", true, 400, ""},
 	} {
 		head := obSignedHead(t, ts, "PUT", "/cl-bucket/foo", nil, []byte(tc.body), authHeaderUnsigned)
@@ -472,8 +473,9 @@ func TestS3TestsGetObjectConditional(t *testing.T) {
 	}
 	wantNotModified := func(what string, err error) {
 		t.Helper()
-		if httpStatus(err) != 304 || obErrHeader(err, "ETag") != etag {
-			t.Errorf("%s: status %d ETag %q (%v), want 304 with ETag %s", what, httpStatus(err), obErrHeader(err, "ETag"), err, etag)
+		if httpStatus(err) != 304 || obErrHeader(err, "ETag") != etag || obErrHeader(err, "Last-Modified") == "" {
+			t.Errorf("%s: status %d ETag %q Last-Modified %q (%v), want 304 with ETag %s and Last-Modified", what, httpStatus(err),
+				obErrHeader(err, "ETag"), obErrHeader(err, "Last-Modified"), err, etag)
 		}
 	}
 	old, future := "Sat, 29 Oct 1994 19:43:31 GMT", "Sat, 29 Oct 2100 19:43:31 GMT"

@@ -2,8 +2,6 @@ package s3facade
 
 import (
 	"bytes"
-	"crypto/md5"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -192,15 +190,8 @@ func (s *Server) readXMLBodyLimit(r *request, v any, bound int) (bool, error) {
 	if int64(len(buf)) > limit {
 		return false, errorf(CodeMaxMessageLengthExceeded, "")
 	}
-	if md5h := r.header("Content-Md5"); md5h != "" {
-		want, err := base64.StdEncoding.DecodeString(md5h)
-		if err != nil || len(want) != md5.Size {
-			return false, errorf(CodeInvalidDigest, "")
-		}
-		got := md5.Sum(buf)
-		if !bytes.Equal(got[:], want) {
-			return false, errorf(CodeBadDigest, "The Content-MD5 you specified did not match what we received.")
-		}
+	if err := checkBodyMD5(r, buf); err != nil {
+		return false, err
 	}
 	if len(bytes.TrimSpace(buf)) == 0 {
 		return false, nil
