@@ -225,9 +225,10 @@ func (s *Server) readObject(r *request, head bool) (*response, error) {
 }
 
 // notModified turns ErrNotModified into S3's 304: no body, with the
-// object's ETag and Last-Modified as RFC 9110 asks. Any other outcome of
-// the read (err nil included, when the object changed in between) is
-// returned as the error it is, or as ErrNotModified without validators.
+// object's ETag, Last-Modified and caching headers as RFC 9110 asks. Any
+// other outcome of the read (err nil included, when the object changed
+// in between) is returned as the error it is, or as ErrNotModified
+// without validators.
 func notModified(info *engine.ObjectInfo, err error) (*response, error) {
 	if !errors.Is(err, engine.ErrNotModified) {
 		if err == nil {
@@ -238,6 +239,13 @@ func notModified(info *engine.ObjectInfo, err error) (*response, error) {
 	resp := &response{status: 304, noBody: true}
 	resp.set("ETag", `"`+info.ETag+`"`)
 	resp.set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	// RFC 9110 §15.4.5: the caching headers a 200 would carry.
+	if info.CacheControl != "" {
+		resp.set("Cache-Control", info.CacheControl)
+	}
+	if info.Expires != "" {
+		resp.set("Expires", info.Expires)
+	}
 	return resp, nil
 }
 

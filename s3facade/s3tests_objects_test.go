@@ -492,6 +492,16 @@ func TestS3TestsGetObjectConditional(t *testing.T) {
 	wantNotModified("HEAD if-none-match good", err)
 	body, err = get(func(in *s3.GetObjectInput) { in.IfNoneMatch = aws.String("ABCORZ") })
 	wantBody("if-none-match failed", body, err)
+	// A 304 carries the caching headers a 200 would (RFC 9110 §15.4.5).
+	cached, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond-get"), Key: aws.String("cached"), Body: strings.NewReader("x"),
+		CacheControl: aws.String("max-age=60"), Expires: aws.Time(time.Date(2100, 1, 2, 3, 4, 5, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("cond-get"), Key: aws.String("cached"), IfNoneMatch: cached.ETag})
+	if httpStatus(err) != 304 || obErrHeader(err, "Cache-Control") != "max-age=60" || !strings.Contains(obErrHeader(err, "Expires"), "2100") {
+		t.Errorf("304 of a cached object: %d Cache-Control %q Expires %q", httpStatus(err), obErrHeader(err, "Cache-Control"), obErrHeader(err, "Expires"))
+	}
 
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("cond-get"), Key: aws.String("foo")}, rawDate(old))
 	if err != nil {
