@@ -69,6 +69,9 @@ var (
 	opGetBucketEncryption    = &operation{name: "GetBucketEncryption", handler: (*Server).getBucketEncryption}
 	opDeleteBucketEncryption = &operation{name: "DeleteBucketEncryption", handler: (*Server).deleteBucketEncryption}
 
+	// Object attributes (attributes.go).
+	opGetObjectAttributes = &operation{name: "GetObjectAttributes", handler: (*Server).getObjectAttributes}
+
 	// Object tags (tagging.go).
 	opPutObjectTagging    = &operation{name: "PutObjectTagging", handler: (*Server).putObjectTagging, body: true}
 	opGetObjectTagging    = &operation{name: "GetObjectTagging", handler: (*Server).getObjectTagging}
@@ -177,6 +180,7 @@ var routes = []route{
 	{method: "POST", level: levelObject, sub: "uploadId", op: opMPComplete},
 	{method: "GET", level: levelObject, sub: "uploadId", op: opMPListParts},
 	{method: "DELETE", level: levelObject, sub: "uploadId", op: opMPAbort},
+	{method: "GET", level: levelObject, sub: "attributes", op: opGetObjectAttributes},
 	{method: "GET", level: levelObject, sub: "partNumber", op: opGetObject},
 	{method: "HEAD", level: levelObject, sub: "partNumber", op: opHeadObject},
 	{method: "PUT", level: levelObject, header: "x-amz-copy-source", op: opCopyObject},

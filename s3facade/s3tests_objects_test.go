@@ -25,8 +25,8 @@ package s3facade
 //     (checked below). The first two are fails_on_aws.
 //   - test_delete_object_*if_match*, test_delete_objects_*if_match*: fails_on_aws
 //     (directory buckets only); conditional deletes are NotImplemented.
-//   - test_get_object_attributes and friends: GetObjectAttributes is not
-//     served (NotImplemented).
+//   - test_get_object_attributes and friends: GetObjectAttributes is
+//     covered by attributes_test.go.
 //   - the OPTIONS step of test_object_raw_get_x_amz_expires_not_expired: CORS.
 //   - *_aws2 cases of test_headers.py: Signature Version 2 is not served;
 //     test_object_create_date_and_amz_date and friends are SigV4 date rules,

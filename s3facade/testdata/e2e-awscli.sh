@@ -81,6 +81,11 @@ awss3 s3api copy-object --bucket e2e --key api/copy --copy-source e2e/api/obj >/
 awss3 s3api get-object --bucket e2e --key api/copy "$work/copy" | grep -q '"k": "v"' || fail "copy kept metadata"
 cmp "$work/copy" "$work/tree/a/f3" || fail "copy content"
 ok "s3api copy-object"
+# GetObjectAttributes answers the ETag unquoted (HEAD quotes it).
+etag=$(awss3 s3api head-object --bucket e2e --key api/obj --query ETag --output text | tr -d '"')
+[ "$(awss3 s3api get-object-attributes --bucket e2e --key api/obj --object-attributes ETag ObjectSize \
+  --query '[ETag,ObjectSize]' --output text)" = "$etag	3000" ] || fail "get-object-attributes"
+ok "s3api get-object-attributes"
 awss3 s3api list-objects-v2 --bucket e2e --prefix tree/a/ --delimiter / --query 'CommonPrefixes[].Prefix' --output text | grep -q "tree/a/b/" || fail "list-objects-v2 delimiter"
 ok "s3api list-objects-v2"
 awss3 s3api get-bucket-location --bucket e2e >/dev/null || fail "get-bucket-location"
