@@ -617,10 +617,13 @@ func (s *Server) listParts(r *request) (*response, error) {
 		res.NextPartNumberMarker = 0
 	}
 	ck := parseUploadChecksum(res.Upload.ChecksumAlgorithm)
-	own := ownerOf(r)
+	initiator, own, err := s.uploadOwners(r)
+	if err != nil {
+		return nil, err
+	}
 	out := &listPartsResult{Xmlns: s3Namespace, Bucket: r.t.bucket, Key: enc.enc(r.t.key), UploadID: id,
 		PartNumberMarker: marker, NextPartNumberMarker: res.NextPartNumberMarker, MaxParts: maxParts,
-		IsTruncated: res.IsTruncated, Initiator: &own, Owner: &own, StorageClass: "STANDARD"}
+		IsTruncated: res.IsTruncated, Initiator: &initiator, Owner: &own, StorageClass: "STANDARD"}
 	if enc.urlEncode {
 		out.EncodingType = "url"
 	}
@@ -666,7 +669,10 @@ func (s *Server) listMultipartUploads(r *request) (*response, error) {
 		res.Uploads, res.CommonPrefixes = nil, nil
 		res.NextKeyMarker, res.NextUploadIDMarker = "", ""
 	}
-	own := ownerOf(r)
+	initiator, own, err := s.uploadOwners(r)
+	if err != nil {
+		return nil, err
+	}
 	out := &listMultipartUploadsResult{Xmlns: s3Namespace, Bucket: r.t.bucket, KeyMarker: enc.enc(opts.KeyMarker),
 		UploadIDMarker: opts.UploadIDMarker, NextKeyMarker: enc.enc(res.NextKeyMarker), NextUploadIDMarker: res.NextUploadIDMarker,
 		Prefix: enc.enc(opts.Prefix), Delimiter: enc.enc(opts.Delimiter), MaxUploads: maxUploads, IsTruncated: res.IsTruncated}
@@ -675,7 +681,7 @@ func (s *Server) listMultipartUploads(r *request) (*response, error) {
 	}
 	out.Uploads = make([]uploadXML, len(res.Uploads))
 	for i, u := range res.Uploads {
-		out.Uploads[i] = uploadXML{Key: enc.enc(u.Key), UploadID: u.UploadID, Initiator: &own, Owner: &own,
+		out.Uploads[i] = uploadXML{Key: enc.enc(u.Key), UploadID: u.UploadID, Initiator: &initiator, Owner: &own,
 			StorageClass: "STANDARD", Initiated: s3Time(u.Initiated)}
 		if ck := parseUploadChecksum(u.ChecksumAlgorithm); ck.alg != ckNone {
 			out.Uploads[i].ChecksumAlgorithm, out.Uploads[i].ChecksumType = ck.alg.String(), ck.typ()
@@ -898,4 +904,13 @@ func objectChecksumType(v string) string {
 		return checksumComposite
 	}
 	return checksumFullObject
+}
+
+// uploadOwners are the Initiator and Owner elements of the uploads in
+// the addressed bucket: the owner is the bucket's owner, who owns every
+// object in it (BucketOwnerEnforced). Who started an upload is not
+// recorded, so the requester stands as its initiator.
+func (s *Server) uploadOwners(r *request) (initiator, own owner, err error) {
+	own, err = s.bucketOwner(r)
+	return ownerOf(r), own, err
 }

@@ -424,6 +424,23 @@ func TestOwnershipGrants(t *testing.T) {
 	if got := bucketNames(t, alice); !slices.Equal(got, []string{"private", "shared"}) {
 		t.Fatalf("alice's ListBuckets: %v", got)
 	}
+	// Uploads in the shared bucket belong to its owner; bob, who lists
+	// them, stands as their initiator.
+	up, err := bob.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("shared"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := bob.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("shared"), Key: aws.String("mp"), UploadId: up.UploadId})
+	if err != nil || lp.Owner == nil || lp.Initiator == nil {
+		t.Fatalf("ListParts: %v", err)
+	}
+	if aws.ToString(lp.Owner.ID) != CanonicalID(aliceKey) || aws.ToString(lp.Initiator.ID) != CanonicalID(bobKey) {
+		t.Fatalf("ListParts owner %s initiator %s, want alice's and bob's ids", aws.ToString(lp.Owner.ID), aws.ToString(lp.Initiator.ID))
+	}
+	lu, err := bob.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("shared")})
+	if err != nil || len(lu.Uploads) != 1 || aws.ToString(lu.Uploads[0].Owner.ID) != CanonicalID(aliceKey) {
+		t.Fatalf("ListMultipartUploads: %v %+v", err, lu)
+	}
 	// A grant is not ownership: bob may not "re-create" the granted bucket.
 	_, err = bob.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")})
 	wantErr(t, "grantee creates the granted bucket", err, "BucketAlreadyExists", 409)

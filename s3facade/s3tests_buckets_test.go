@@ -15,8 +15,8 @@ package s3facade
 //     *_anonymous_fail variants are ported in TestS3TestsBuckets).
 //   - test_bucket_concurrent_set_canned_acl, test_bucket_recreate_overwrite_acl,
 //     test_bucket_recreate_new_acl: ACLs are disabled.
-//   - test_list_multipart_upload_owner: needs another user writing to the
-//     bucket; Coffer reports the requester as Initiator and Owner of every
+//   - test_list_multipart_upload_owner: Coffer reports the bucket owner as
+//     Owner (TestOwnershipGrants) but the requester as Initiator of every
 //     upload (the engine does not record who initiated an upload).
 //   - test_multipart_resend_first_finishes_last: needs two part uploads
 //     interleaved mid-body; TestMultipartConcurrency covers racing parts.
