@@ -208,15 +208,7 @@ func driveLoss(t *testing.T, pull []int) {
 	}
 
 	const workers = 3
-	var all []string
-	own := make([][]string, workers)
-	for i := range workers {
-		for j := range 6 {
-			k := fmt.Sprintf("w%d/%02d", i, j)
-			own[i] = append(own[i], k)
-			all = append(all, k)
-		}
-	}
+	own, all := workerKeys("", workers, 6)
 	// Objects written with two drives away and never read or written
 	// again before the heal, so that heal has shards to rewrite.
 	var static []string
@@ -422,15 +414,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	const workers = 4
-	var all []string
-	own := make([][]string, workers)
-	for i := range workers {
-		for j := range 16 {
-			k := fmt.Sprintf("soak/w%d/%02d", i, j)
-			own[i] = append(own[i], k)
-			all = append(all, k)
-		}
-	}
+	own, all := workerKeys("soak/", workers, 16)
 	m := newModel(all)
 	st := newLoadStats()
 	var seq atomic.Uint64
@@ -537,4 +521,18 @@ func TestSoak(t *testing.T) {
 		strings.Join(strings.Fields(healOut), " "))
 	t.Logf("outcomes: %s", st.summary())
 	reportUnexpected(t, st, "soak")
+}
+
+// workerKeys gives each of n workers per keys of its own to write
+// (prefix + "w<i>/<j>"), and all of them, which every worker reads.
+func workerKeys(prefix string, n, per int) (own [][]string, all []string) {
+	own = make([][]string, n)
+	for i := range n {
+		for j := range per {
+			k := fmt.Sprintf("%sw%d/%02d", prefix, i, j)
+			own[i] = append(own[i], k)
+			all = append(all, k)
+		}
+	}
+	return own, all
 }
